@@ -1,0 +1,90 @@
+"""Pose series in, Report out: kinematics -> gait -> rules -> report (pure, no I/O)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import __version__
+from . import kinematics as K
+from .config import Thresholds
+from .gait import FEET, Gait, analyse_gait
+from .pose import PoseSeries
+from .report import Report, metric_summary
+from .rules import Evidence, judge, score
+
+
+def analyse_pose(raw: PoseSeries, video: dict, thresholds: Thresholds | None = None) -> tuple[Report, Evidence]:
+    """Judge one runner's pose series. Returns the report and the evidence behind it
+    (clean pose, gait events, angle series) for drawing."""
+    thresholds = thresholds or Thresholds()
+    pose = K.clean(raw)
+    facing = K.facing_sign(pose)
+    near = K.near_side(pose, facing)
+    leg_px = K.leg_length_px(pose, near)
+    gait = analyse_gait(pose, facing, near, leg_px)
+    ev = Evidence(pose=pose, gait=gait, trunk_lean=K.trunk_lean_deg(pose, facing),
+                  elbow=K.elbow_angle_deg(pose, near))
+    findings = judge(ev, thresholds)
+    report = Report(
+        formcheck_version=__version__,
+        video=video,
+        runner={"facing": "right" if facing > 0 else "left", "near_side": near,
+                "leg_length_px": None if not np.isfinite(leg_px) else round(leg_px, 2),
+                "detected_fraction": round(float(raw.detected.mean()), 3) if len(raw) else 0.0},
+        direction=gait.direction,
+        setting=gait.setting,
+        gait_type=gait.gait_type,
+        cadence_spm=gait.cadence_spm,
+        contacts=[_contact_dict(c, pose) for c in gait.contacts],
+        metrics=_metrics(ev),
+        rules=findings,
+        score=score(findings),
+        warnings=_warnings(raw, gait),
+        per_frame=_per_frame(ev),
+    )
+    return report, ev
+
+
+def _contact_dict(c, pose: PoseSeries) -> dict:
+    return {"foot": c.foot, "frame": int(pose.frame_index[c.frame]), "time_s": round(c.time_s, 4),
+            "strike": c.strike, "foot_pitch_deg": None if c.foot_pitch_deg is None else round(c.foot_pitch_deg, 2),
+            "contact_time_s": round(c.contact_time_s, 4)}
+
+
+def _metrics(ev: Evidence) -> dict:
+    g = ev.gait
+    contact_times = [c.contact_time_s for c in g.contacts]
+    hips_up = -K.hip_mid(ev.pose)[:, 1] / g.leg_length_px
+    bounce = [np.nanmax(hips_up[a.frame:b.frame]) - np.nanmin(hips_up[a.frame:b.frame])
+              for a, b in zip(g.contacts[:-1], g.contacts[1:]) if b.frame - a.frame >= 2]
+    return {
+        "trunk_lean_deg": metric_summary(ev.trunk_lean, "deg"),
+        "elbow_angle_deg": metric_summary(ev.elbow, "deg"),
+        "step_length_leg": metric_summary(g.step_length_leg, "leg lengths"),
+        "contact_time_s": metric_summary(contact_times, "s"),
+        "vertical_oscillation_leg": metric_summary(bounce, "leg lengths"),
+        "duty_factor": None if g.duty_factor is None else round(g.duty_factor, 3),
+    }
+
+
+def _warnings(raw: PoseSeries, gait: Gait) -> list[str]:
+    notes = []
+    if len(raw) and raw.detected.mean() < 0.8:
+        notes.append(f"The runner was found in only {raw.detected.mean():.0%} of frames.")
+    fps = K.fps_of(raw.t_ms) if len(raw) > 1 else 0
+    if 0 < fps < 50:
+        notes.append(f"At {fps:.0f} fps one frame is {1000 / fps:.0f} ms, 10-20 % of a ground contact: "
+                     "contact times and strike are approximate; film at 60 fps or more for precision.")
+    return notes
+
+
+def _per_frame(ev: Evidence) -> dict:
+    pose, g = ev.pose, ev.gait
+    hips = K.hip_mid(pose)
+    table = {"frame": pose.frame_index, "time_s": np.round(pose.t_s, 4), "detected": pose.detected.astype(int),
+             "trunk_lean_deg": ev.trunk_lean, "elbow_angle_deg": ev.elbow, "hip_x_px": hips[:, 0],
+             "hip_y_px": hips[:, 1]}
+    for col, foot in enumerate(FEET):
+        table[f"{foot}_foot_height_leg"] = g.foot_height_leg[:, col]
+        table[f"{foot}_stance"] = g.stance[:, col].astype(int)
+    return table

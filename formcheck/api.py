@@ -1,0 +1,100 @@
+"""The public entry point: ``analyze(path) -> Report``. CLI and app are thin shells over it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .analysis import analyse_pose
+from .config import Thresholds, load_thresholds
+from .errors import NoPersonError
+from .pose import PoseEstimator, estimate
+from .render import Annotator
+from .report import Report
+from .rules import Evidence
+from .video import H264Writer, VideoFile
+
+# progress(stage, done, total): stage is "pose" or "video"
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Outputs:
+    video: bool = True
+    json: bool = True
+    csv: bool = True
+
+
+def output_paths(clip: Path, out_dir: Path | None) -> dict[str, Path]:
+    folder = Path(out_dir) if out_dir else clip.parent
+    stem = clip.stem
+    return {"video": folder / f"{stem}.formcheck.mp4", "json": folder / f"{stem}.formcheck.json",
+            "csv": folder / f"{stem}.formcheck.csv"}
+
+
+def analyze(path: str | Path, out_dir: str | Path | None = None, *, outputs: Outputs | None = None,
+            thresholds: Thresholds | None = None, config: str | Path | None = None, slowmo: float = 1.0,
+            model: str | Path | None = None, progress: Progress | None = None) -> Report:
+    """Analyse one clip and write the outputs asked for (default: none).
+
+    Raises a ``formcheck.errors.FormcheckError`` subclass with a user-facing
+    message for anything the user can fix (bad file, no runner, bad config...).
+    """
+    path = Path(path)
+    outputs = outputs or Outputs(video=False, json=False, csv=False)
+    thresholds = thresholds or load_thresholds(config)
+    report, evidence = _analyse_clip(path, thresholds, slowmo, model, progress)
+    _write_outputs(report, evidence, path, out_dir, outputs, slowmo, progress)
+    return report
+
+
+def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, progress) -> tuple[Report, Evidence]:
+    with VideoFile(path, slowmo=slowmo) as video, PoseEstimator(model) as estimator:
+        info = video.info
+        total = info.frames
+
+        def on_frame(frame, _people):
+            if progress is not None:
+                progress("pose", frame.index + 1, total)
+
+        raw = estimate(video, estimator, info.width, info.height, on_frame=on_frame)
+    if not raw.detected.any():
+        raise NoPersonError(f"No person was found in {path.name}. Film the runner side-on "
+                            "with the whole body in view and good light.")
+    video_dict = info.to_dict()
+    video_dict.update(frames=len(raw), slowmo=slowmo)
+    return analyse_pose(raw, video_dict, thresholds)
+
+
+def _write_outputs(report: Report, evidence: Evidence, path: Path, out_dir, outputs: Outputs, slowmo: float,
+                   progress) -> None:
+    targets = output_paths(path, out_dir)
+    if outputs.video:
+        write_annotated_video(path, targets["video"], report, evidence, slowmo, progress)
+        report.outputs["video"] = str(targets["video"])
+    if outputs.csv:
+        report.write_csv(targets["csv"])
+        report.outputs["csv"] = str(targets["csv"])
+    if outputs.json:
+        report.outputs["json"] = str(targets["json"])
+        report.write_json(targets["json"])
+
+
+def write_annotated_video(src: Path, dst: Path, report: Report, evidence: Evidence, slowmo: float = 1.0,
+                          progress: Progress | None = None) -> Path:
+    """Re-read the clip and write the annotated H.264 copy (frames are streamed, not kept)."""
+    annotator = Annotator(evidence, report.rules, title=f"{report.direction} {report.gait_type}")
+    position = {int(f): i for i, f in enumerate(evidence.pose.frame_index)}
+    with VideoFile(src, slowmo=slowmo) as video:
+        info = video.info
+        fps = info.fps
+        with H264Writer(dst, fps=fps, width=info.width, height=info.height) as writer:
+            for frame in video:
+                i = position.get(frame.index)
+                if i is not None:
+                    annotator.draw(frame.bgr, i)
+                writer.write(frame.bgr)
+                if progress is not None:
+                    progress("video", frame.index + 1, info.frames)
+    return dst

@@ -1,0 +1,95 @@
+"""``formcheck`` command line: a thin shell over the public API.
+
+Exit status: 0 success, 2 bad input (the user can fix it), 1 internal error.
+Errors print one readable line on stderr; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import FormcheckError, InputError
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="formcheck", description="Check backward-running form from video.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="analyse a side-view clip and write annotated video, JSON and CSV")
+    a.add_argument("clip", type=Path)
+    a.add_argument("--out-dir", type=Path, help="where to write outputs (default: next to the clip)")
+    a.add_argument("--config", type=Path, help="TOML file with threshold overrides")
+    a.add_argument("--slowmo", type=float, default=1.0,
+                   help="slow-motion factor: capture fps / playback fps (e.g. 4 for 120 fps played at 30)")
+    a.add_argument("--model", type=Path, help="path to pose_landmarker_full.task (default: the installed one)")
+    a.add_argument("--no-video", action="store_true", help="skip the annotated video (faster)")
+    a.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
+    a.add_argument("--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def _progress_printer(enabled: bool):
+    if not enabled:
+        return None
+    last = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        pct = int(100 * done / total) if total else 0
+        if last.get(stage) != pct:
+            last[stage] = pct
+            label = "finding pose" if stage == "pose" else "drawing video"
+            print(f"\r{label}: {pct:3d}%", end="" if pct < 100 else "\n", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _analyze(args) -> int:
+    from .api import Outputs, analyze
+
+    if args.slowmo <= 0:
+        raise InputError("--slowmo must be a positive number (capture fps / playback fps).")
+    if args.out_dir:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+    report = analyze(args.clip, args.out_dir, outputs=Outputs(video=not args.no_video), config=args.config,
+                     slowmo=args.slowmo, model=args.model,
+                     progress=_progress_printer(not args.quiet and sys.stderr.isatty()))
+    if args.json:
+        print(report.to_json())
+    else:
+        print(report.summary())
+        for kind, path in report.outputs.items():
+            print(f"  wrote {kind}: {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    commands = {"analyze": _analyze}
+    try:
+        return commands[args.command](args)
+    except InputError as exc:
+        if args.debug:
+            raise
+        print(f"formcheck: {exc}", file=sys.stderr)
+        return 2
+    except (FormcheckError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"formcheck: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("formcheck: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
+        if args.debug:
+            raise
+        print(f"formcheck: internal error ({type(exc).__name__}: {exc}). Re-run with --debug and report it.",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

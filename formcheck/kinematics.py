@@ -1,0 +1,201 @@
+"""From raw landmarks to clean trajectories and angles (pure numpy/scipy).
+
+Order matters: drop unreliable points, repair left/right swaps, fill short gaps,
+then smooth with a zero-phase low-pass so events are not shifted in time.
+Angles use y-up pixel coordinates (RULES.md convention 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import butter, filtfilt
+
+from . import pose as P
+from .pose import PoseSeries
+
+LEG_POINTS = {"left": [P.LEFT_KNEE, P.LEFT_ANKLE, P.LEFT_HEEL, P.LEFT_TOE],
+              "right": [P.RIGHT_KNEE, P.RIGHT_ANKLE, P.RIGHT_HEEL, P.RIGHT_TOE]}
+ARM_POINTS = {"left": [P.LEFT_ELBOW, P.LEFT_WRIST], "right": [P.RIGHT_ELBOW, P.RIGHT_WRIST]}
+SIDE = {"left": dict(shoulder=P.LEFT_SHOULDER, elbow=P.LEFT_ELBOW, wrist=P.LEFT_WRIST, hip=P.LEFT_HIP,
+                     knee=P.LEFT_KNEE, ankle=P.LEFT_ANKLE, heel=P.LEFT_HEEL, toe=P.LEFT_TOE),
+        "right": dict(shoulder=P.RIGHT_SHOULDER, elbow=P.RIGHT_ELBOW, wrist=P.RIGHT_WRIST, hip=P.RIGHT_HIP,
+                      knee=P.RIGHT_KNEE, ankle=P.RIGHT_ANKLE, heel=P.RIGHT_HEEL, toe=P.RIGHT_TOE)}
+
+
+def fps_of(t_ms: np.ndarray) -> float:
+    dt = np.diff(t_ms)
+    dt = dt[dt > 0]
+    return 1000.0 / float(np.median(dt)) if len(dt) else 30.0
+
+
+# ---------------------------------------------------------------------------
+# Cleaning
+
+
+def repair_swaps(xy: np.ndarray) -> np.ndarray:
+    """Undo frames where the model swapped the left and right leg (or arm).
+
+    A swap shows as a jump: the left points of frame t sit where the right points
+    of frame t-1 were. We keep a running reference and swap back when the swapped
+    assignment is clearly closer.
+    """
+    xy = xy.copy()
+    for left, right in [(LEG_POINTS["left"], LEG_POINTS["right"]), (ARM_POINTS["left"], ARM_POINTS["right"])]:
+        prev = None
+        for t in range(len(xy)):
+            cur_l, cur_r = xy[t, left], xy[t, right]
+            if np.isnan(cur_l).any() or np.isnan(cur_r).any():
+                continue
+            if prev is not None:
+                same = np.linalg.norm(cur_l - prev[0], axis=1).sum() + np.linalg.norm(cur_r - prev[1], axis=1).sum()
+                swap = np.linalg.norm(cur_l - prev[1], axis=1).sum() + np.linalg.norm(cur_r - prev[0], axis=1).sum()
+                if swap < 0.6 * same:
+                    xy[t, left], xy[t, right] = cur_r.copy(), cur_l.copy()
+            prev = (xy[t, left].copy(), xy[t, right].copy())
+    return xy
+
+
+def fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
+    """Linear interpolation over NaN runs of at most ``max_gap`` samples (axis 0)."""
+    x = x.copy()
+    flat = x.reshape(len(x), -1)
+    idx = np.arange(len(x))
+    for col in range(flat.shape[1]):
+        v = flat[:, col]
+        nan = np.isnan(v)
+        if nan.all() or not nan.any():
+            continue
+        filled = np.interp(idx, idx[~nan], v[~nan])
+        # only fill interior runs no longer than max_gap
+        run_id = np.cumsum(~nan)
+        run_len = np.bincount(run_id[nan], minlength=run_id.max() + 1)
+        inside = (idx > idx[~nan][0]) & (idx < idx[~nan][-1])
+        ok = nan & inside & (run_len[run_id] <= max_gap)
+        v[ok] = filled[ok]
+    return x
+
+
+def remove_outliers(x: np.ndarray, window: int = 7, n_sigma: float = 4.0) -> np.ndarray:
+    """Hampel filter along axis 0: points far from the running median become NaN."""
+    from scipy.ndimage import median_filter
+
+    x = x.copy()
+    flat = x.reshape(len(x), -1)
+    filled = np.where(np.isnan(flat), np.nanmedian(flat, axis=0), flat)
+    med = median_filter(filled, size=(window, 1), mode="nearest")
+    mad = median_filter(np.abs(filled - med), size=(window, 1), mode="nearest")
+    scale = 1.4826 * np.maximum(mad, np.nanmedian(mad, axis=0) + 1e-6)
+    flat[np.abs(flat - med) > n_sigma * scale] = np.nan
+    return x
+
+
+def lowpass(x: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
+    """Zero-phase Butterworth along axis 0 on each finite run."""
+    cutoff = min(cutoff_hz, 0.4 * fps)
+    b, a = butter(2, cutoff / (fps / 2))
+    out = x.copy()
+    flat = out.reshape(len(out), -1)
+    for col in range(flat.shape[1]):
+        v = flat[:, col]
+        finite = np.isfinite(v)
+        for start, stop in _runs(finite):
+            if stop - start > 3 * max(len(a), len(b)):
+                v[start:stop] = filtfilt(b, a, v[start:stop])
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+def clean(pose: PoseSeries, min_visibility: float = 0.3, cutoff_hz: float = 10.0) -> PoseSeries:
+    """The smoothed series used for every measurement."""
+    fps = fps_of(pose.t_ms)
+    xy = pose.xy.copy()
+    xy[pose.visibility < min_visibility] = np.nan
+    xy = repair_swaps(xy)
+    xy = remove_outliers(xy)
+    xy = fill_gaps(xy, max_gap=max(2, int(round(0.15 * fps))))
+    xy = lowpass(xy, fps, cutoff_hz)
+    return pose.with_xy(xy)
+
+
+# ---------------------------------------------------------------------------
+# Geometry (y up)
+
+
+def up(v: np.ndarray) -> np.ndarray:
+    """Image vectors (x right, y down) -> y-up vectors."""
+    return v * np.array([1.0, -1.0])
+
+
+def interior_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Angle ABC in degrees, for (..., 2) arrays."""
+    u, v = a - b, c - b
+    cos = np.sum(u * v, axis=-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def midpoint(xy: np.ndarray, i: int, j: int) -> np.ndarray:
+    return (xy[:, i] + xy[:, j]) / 2
+
+
+def facing_sign(pose: PoseSeries) -> int:
+    """+1 if the runner faces image-right, -1 if image-left.
+
+    Votes of toe-ahead-of-heel over all frames (both feet) and nose-ahead-of-ears;
+    a median over the clip, never per frame (toe-heel flips in late swing).
+    """
+    xy = pose.xy
+    votes = [np.nanmedian(xy[:, P.LEFT_TOE, 0] - xy[:, P.LEFT_HEEL, 0]),
+             np.nanmedian(xy[:, P.RIGHT_TOE, 0] - xy[:, P.RIGHT_HEEL, 0]),
+             np.nanmedian(xy[:, P.NOSE, 0] - midpoint(xy, P.LEFT_EAR, P.RIGHT_EAR)[:, 0])]
+    total = np.nansum(np.sign(votes))
+    return 1 if total >= 0 else -1
+
+
+def near_side(pose: PoseSeries, facing: int) -> str:
+    """Anatomical side facing the camera: facing image-right shows the right side."""
+    vis = {s: np.nanmean(pose.visibility[:, [SIDE[s]["knee"], SIDE[s]["ankle"], SIDE[s]["elbow"]]])
+           for s in ("left", "right")}
+    if abs(vis["left"] - vis["right"]) > 0.1:
+        return max(vis, key=vis.get)
+    return "right" if facing > 0 else "left"
+
+
+def leg_length_px(pose: PoseSeries, side: str) -> float:
+    """Median of thigh + shank (RULES.md convention 4)."""
+    s = SIDE[side]
+    xy = pose.xy
+    legs = (np.linalg.norm(xy[:, s["hip"]] - xy[:, s["knee"]], axis=1)
+            + np.linalg.norm(xy[:, s["knee"]] - xy[:, s["ankle"]], axis=1))
+    return float(np.nanmedian(legs)) if np.isfinite(legs).any() else float("nan")
+
+
+def trunk_lean_deg(pose: PoseSeries, facing: int) -> np.ndarray:
+    """(T,) hip-mid -> shoulder-mid from vertical, positive toward the facing side."""
+    v = up(midpoint(pose.xy, P.LEFT_SHOULDER, P.RIGHT_SHOULDER) - midpoint(pose.xy, P.LEFT_HIP, P.RIGHT_HIP))
+    return np.degrees(np.arctan2(facing * v[:, 0], v[:, 1]))
+
+
+def elbow_angle_deg(pose: PoseSeries, side: str) -> np.ndarray:
+    s = SIDE[side]
+    return interior_angle(pose.xy[:, s["shoulder"]], pose.xy[:, s["elbow"]], pose.xy[:, s["wrist"]])
+
+
+def knee_angle_deg(pose: PoseSeries, side: str) -> np.ndarray:
+    s = SIDE[side]
+    return interior_angle(pose.xy[:, s["hip"]], pose.xy[:, s["knee"]], pose.xy[:, s["ankle"]])
+
+
+def foot_pitch_deg(pose: PoseSeries, side: str, facing: int) -> np.ndarray:
+    """(T,) heel -> toe against horizontal, positive when the toes are lower."""
+    s = SIDE[side]
+    v = up(pose.xy[:, s["toe"]] - pose.xy[:, s["heel"]])
+    return np.degrees(np.arctan2(-v[:, 1], facing * v[:, 0]))
+
+
+def hip_mid(pose: PoseSeries) -> np.ndarray:
+    return midpoint(pose.xy, P.LEFT_HIP, P.RIGHT_HIP)

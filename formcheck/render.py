@@ -1,0 +1,123 @@
+"""Draw the analysis on video frames: skeleton, angles where measured, contacts, verdict panel.
+
+Pure drawing on numpy images (OpenCV); it knows nothing about files.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from . import pose as P
+from .kinematics import SIDE
+from .rules import Evidence, Finding
+
+STATUS_BGR = {"pass": (80, 200, 60), "caution": (0, 190, 255), "fail": (60, 60, 230), "unknown": (160, 160, 160)}
+NEAR_BGR, FAR_BGR, TRUNK_BGR = (255, 220, 80), (150, 120, 60), (255, 255, 255)
+FOOT_BGR = {"left": (255, 160, 60), "right": (60, 160, 255)}
+CONTACT_SHOW_S = 0.25  # how long a contact marker stays on screen
+
+
+class Annotator:
+    """Draws one analysed runner; ``draw(bgr, i)`` annotates series index ``i`` in place."""
+
+    def __init__(self, evidence: Evidence, findings: list[Finding], title: str = ""):
+        self.ev = evidence
+        self.findings = [f for f in findings if f.id != "contact_time"]
+        self.title = title
+        self._contacts_by_frame = {c.frame: c for c in evidence.gait.contacts}
+
+    def draw(self, bgr: np.ndarray, i: int) -> np.ndarray:
+        scale = max(bgr.shape[:2]) / 1000.0
+        xy = self.ev.pose.xy[i]
+        if np.isfinite(xy[[P.LEFT_HIP, P.RIGHT_HIP]]).all():
+            draw_skeleton(bgr, xy, self.ev.gait.near_side, scale)
+            self._draw_angles(bgr, i, scale)
+        self._draw_contacts(bgr, i, scale)
+        draw_panel(bgr, self.findings, scale, self._live_values(i), self.title)
+        return bgr
+
+    def _live_values(self, i: int) -> list[str]:
+        lean, elbow = self.ev.trunk_lean[i], self.ev.elbow[i]
+        t = self.ev.pose.t_s[i]
+        values = [f"t {t:5.2f} s"]
+        if np.isfinite(lean):
+            values.append(f"lean {lean:+.0f} deg")
+        if np.isfinite(elbow):
+            values.append(f"elbow {elbow:.0f} deg")
+        return values
+
+    def _draw_angles(self, bgr, i, scale):
+        xy = self.ev.pose.xy[i]
+        hips = xy[[P.LEFT_HIP, P.RIGHT_HIP]].mean(axis=0)
+        shoulders = xy[[P.LEFT_SHOULDER, P.RIGHT_SHOULDER]].mean(axis=0)
+        if np.isfinite(shoulders).all():
+            _line(bgr, hips, shoulders, TRUNK_BGR, 3 * scale)
+            # vertical reference from the hips, so the lean is visible
+            top = hips - np.array([0, np.linalg.norm(shoulders - hips)])
+            _line(bgr, hips, top, (200, 200, 200), 1.5 * scale)
+            _label(bgr, f"{self.ev.trunk_lean[i]:+.0f}", (shoulders + hips) / 2 + [12 * scale, 0], scale)
+        elbow = xy[SIDE[self.ev.gait.near_side]["elbow"]]
+        if np.isfinite(elbow).all() and np.isfinite(self.ev.elbow[i]):
+            _label(bgr, f"{self.ev.elbow[i]:.0f}", elbow + [10 * scale, 0], scale)
+
+    def _draw_contacts(self, bgr, i, scale):
+        t_now = self.ev.pose.t_s[i]
+        for c in self.ev.gait.contacts:
+            if 0 <= t_now - c.time_s <= CONTACT_SHOW_S:
+                s = SIDE[c.foot]
+                foot = np.nanmean(self.ev.pose.xy[c.frame, [s["heel"], s["toe"]]], axis=0)
+                if np.isfinite(foot).all():
+                    centre = _pt(foot)
+                    cv2.circle(bgr, centre, int(14 * scale), FOOT_BGR[c.foot], max(1, int(3 * scale)), cv2.LINE_AA)
+                    _label(bgr, f"{c.foot[0].upper()} {c.strike}", foot + [16 * scale, 18 * scale], scale)
+
+
+def draw_skeleton(bgr: np.ndarray, xy: np.ndarray, near_side: str, scale: float) -> None:
+    far_points = set(SIDE["right" if near_side == "left" else "left"].values())
+    for a, b in P.SKELETON:
+        colour = FAR_BGR if a in far_points or b in far_points else NEAR_BGR
+        _line(bgr, xy[a], xy[b], colour, 3 * scale)
+    for idx in range(11, P.N_LANDMARKS):
+        if np.isfinite(xy[idx]).all():
+            cv2.circle(bgr, _pt(xy[idx]), max(2, int(4 * scale)), (255, 255, 255), -1, cv2.LINE_AA)
+
+
+def draw_panel(bgr: np.ndarray, findings: list[Finding], scale: float, extra: list[str], title: str = "") -> None:
+    """A translucent box top-left: one traffic light per cue plus live values."""
+    line_h = int(24 * scale) + 6
+    lines = ([title] if title else []) + extra
+    height = line_h * (len(findings) + len(lines)) + 10
+    width = int(330 * scale) + 40
+    roi = bgr[0:min(height, bgr.shape[0]), 0:min(width, bgr.shape[1])]
+    roi[:] = (roi * 0.35).astype(np.uint8)
+    y = line_h
+    for text in lines:
+        _text(bgr, text, (10, y), scale, (255, 255, 255))
+        y += line_h
+    for f in findings:
+        cv2.circle(bgr, (18, y - line_h // 3), max(4, int(8 * scale)), STATUS_BGR[f.status], -1, cv2.LINE_AA)
+        _text(bgr, f.title, (34, y), scale, (235, 235, 235))
+        y += line_h
+
+
+def _pt(p) -> tuple[int, int]:
+    return int(round(p[0])), int(round(p[1]))
+
+
+def _line(bgr, a, b, colour, thickness):
+    if np.isfinite(a).all() and np.isfinite(b).all():
+        cv2.line(bgr, _pt(a), _pt(b), colour, max(1, int(round(thickness))), cv2.LINE_AA)
+
+
+def _text(bgr, text, org, scale, colour):
+    cv2.putText(bgr, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale + 0.15, colour,
+                max(1, int(round(1.5 * scale))), cv2.LINE_AA)
+
+
+def _label(bgr, text, at, scale):
+    """Text with a dark outline so it reads on any background."""
+    org = _pt(at)
+    size, thick = 0.6 * scale + 0.15, max(1, int(round(1.5 * scale)))
+    cv2.putText(bgr, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), thick + 2, cv2.LINE_AA)
+    cv2.putText(bgr, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), thick, cv2.LINE_AA)
