@@ -121,6 +121,7 @@ class PoseEstimator:
         self.min_confidence = min_confidence
         self._landmarker = None
         self._last_ts = -1
+        self._seen_person = False  # MediaPipe logs once more on its first landmarks
 
     def __enter__(self) -> "PoseEstimator":
         from mediapipe.tasks.python import BaseOptions, vision
@@ -136,8 +137,6 @@ class PoseEstimator:
         try:
             with _quiet_native_logs():
                 self._landmarker = vision.PoseLandmarker.create_from_options(options)
-                # the first inference prints more set-up chatter
-                self.detect(np.zeros((64, 64, 3), np.uint8), -1)
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"The pose model {self.model_path} could not be loaded ({exc}).") from exc
         return self
@@ -152,10 +151,16 @@ class PoseEstimator:
         import mediapipe as mp
 
         # VIDEO mode needs strictly increasing integer timestamps.
-        ts = max(int(round(t_ms)), self._last_ts + 1, 0)
+        ts = max(int(round(t_ms)), self._last_ts + 1)
         self._last_ts = ts
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        result = self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), ts)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        if self._seen_person:
+            result = self._landmarker.detect_for_video(image, ts)
+        else:
+            with _quiet_native_logs():
+                result = self._landmarker.detect_for_video(image, ts)
+            self._seen_person = bool(result.pose_landmarks)
         h, w = bgr.shape[:2]
         people = [[(lm.x * w, lm.y * h, lm.visibility if lm.visibility is not None else 1.0) for lm in person]
                   for person in result.pose_landmarks]
