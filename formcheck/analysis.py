@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from . import __version__
@@ -17,6 +19,13 @@ def analyse_pose(raw: PoseSeries, video: dict, thresholds: Thresholds | None = N
     """Judge one runner's pose series. Returns the report and the evidence behind it
     (clean pose, gait events, angle series) for drawing."""
     thresholds = thresholds or Thresholds()
+    with warnings.catch_warnings():
+        # frames or landmarks with no data give all-NaN slices; they are handled as unknown
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _analyse(raw, video, thresholds)
+
+
+def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds) -> tuple[Report, Evidence]:
     pose = K.clean(raw)
     facing = K.facing_sign(pose)
     near = K.near_side(pose, facing)

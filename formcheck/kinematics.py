@@ -7,6 +7,8 @@ Angles use y-up pixel coordinates (RULES.md convention 1).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.signal import butter, filtfilt
 
@@ -37,9 +39,13 @@ def repair_swaps(xy: np.ndarray) -> np.ndarray:
 
     A swap shows as a jump: the left points of frame t sit where the right points
     of frame t-1 were. We keep a running reference and swap back when the swapped
-    assignment is clearly closer.
+    assignment is clearly closer AND the unswapped one is a real jump (where the
+    limbs cross, both assignments are close and nothing must change).
     """
     xy = xy.copy()
+    torso = np.linalg.norm(midpoint(xy, P.LEFT_SHOULDER, P.RIGHT_SHOULDER) - midpoint(xy, P.LEFT_HIP, P.RIGHT_HIP),
+                           axis=1)
+    min_jump = 0.3 * float(np.nanmedian(torso)) if np.isfinite(torso).any() else 0.0
     for left, right in [(LEG_POINTS["left"], LEG_POINTS["right"]), (ARM_POINTS["left"], ARM_POINTS["right"])]:
         prev = None
         for t in range(len(xy)):
@@ -49,7 +55,7 @@ def repair_swaps(xy: np.ndarray) -> np.ndarray:
             if prev is not None:
                 same = np.linalg.norm(cur_l - prev[0], axis=1).sum() + np.linalg.norm(cur_r - prev[1], axis=1).sum()
                 swap = np.linalg.norm(cur_l - prev[1], axis=1).sum() + np.linalg.norm(cur_r - prev[0], axis=1).sum()
-                if swap < 0.6 * same:
+                if swap < 0.6 * same and same > min_jump:
                     xy[t, left], xy[t, right] = cur_r.copy(), cur_l.copy()
             prev = (xy[t, left].copy(), xy[t, right].copy())
     return xy
@@ -112,6 +118,12 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def clean(pose: PoseSeries, min_visibility: float = 0.3, cutoff_hz: float = 10.0) -> PoseSeries:
     """The smoothed series used for every measurement."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # landmarks never seen give all-NaN columns
+        return _clean(pose, min_visibility, cutoff_hz)
+
+
+def _clean(pose: PoseSeries, min_visibility: float, cutoff_hz: float) -> PoseSeries:
     fps = fps_of(pose.t_ms)
     xy = pose.xy.copy()
     xy[pose.visibility < min_visibility] = np.nan

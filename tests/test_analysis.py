@@ -1,0 +1,136 @@
+"""Kinematics, gait events and rules on analytic landmark series with exact truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from formcheck import kinematics as K
+from formcheck.analysis import analyse_pose
+from formcheck.config import Thresholds
+from landmark_gait import Gait2D, make_series
+
+
+def analyse(**kw):
+    g = Gait2D(**kw)
+    report, evidence = analyse_pose(make_series(g), {"path": "synthetic"})
+    return g, report, evidence
+
+
+# --- geometry -------------------------------------------------------------
+
+def test_interior_angle_of_a_right_angle_and_a_straight_line():
+    a, b = np.array([[0.0, 0.0], [0.0, 0.0]]), np.array([[1.0, 0.0], [1.0, 0.0]])
+    c = np.array([[1.0, 1.0], [2.0, 0.0]])
+    assert K.interior_angle(a, b, c) == pytest.approx([90.0, 180.0])
+
+
+@pytest.mark.parametrize("facing", [1, -1])
+def test_trunk_lean_is_positive_when_shoulders_are_ahead_in_the_facing_direction(facing):
+    g, _, ev = analyse(facing=facing, lean_deg=12.0)
+    assert np.nanmedian(ev.trunk_lean) == pytest.approx(12.0, abs=0.5)
+    _, _, ev_back = analyse(facing=facing, lean_deg=-6.0)
+    assert np.nanmedian(ev_back.trunk_lean) == pytest.approx(-6.0, abs=0.5)
+
+
+def test_fill_gaps_fills_short_interior_gaps_only():
+    x = np.array([0.0, np.nan, 2.0, np.nan, np.nan, np.nan, 6.0, np.nan])
+    filled = K.fill_gaps(x, max_gap=2)
+    assert filled[1] == pytest.approx(1.0)
+    assert np.isnan(filled[3:6]).all() and np.isnan(filled[7])
+
+
+def test_swapped_legs_are_repaired():
+    pose = make_series(Gait2D())
+    xy = pose.xy.copy()
+    swapped = xy.copy()
+    legs_l, legs_r = K.LEG_POINTS["left"], K.LEG_POINTS["right"]
+    swapped[100:110, legs_l], swapped[100:110, legs_r] = xy[100:110, legs_r], xy[100:110, legs_l]
+    repaired = K.repair_swaps(swapped)
+    assert np.allclose(repaired[95:115], xy[95:115], equal_nan=True)
+
+
+# --- gait events ----------------------------------------------------------
+
+@pytest.mark.parametrize("facing", [1, -1])
+@pytest.mark.parametrize("backward", [True, False])
+@pytest.mark.parametrize("treadmill", [True, False])
+def test_direction_setting_and_facing(facing, backward, treadmill):
+    _, report, _ = analyse(facing=facing, backward=backward, treadmill=treadmill)
+    assert report.direction == ("backward" if backward else "forward")
+    assert report.setting == ("treadmill" if treadmill else "overground")
+    assert report.runner["facing"] == ("right" if facing > 0 else "left")
+
+
+@pytest.mark.parametrize("fps", [30, 60, 120])
+@pytest.mark.parametrize("cadence", [150, 180, 200])
+def test_contacts_match_truth_within_one_frame(fps, cadence):
+    g, report, _ = analyse(fps=fps, cadence=cadence)
+    for foot in ("left", "right"):
+        truth = g.contact_times(foot)
+        truth = truth[(truth > 0.05) & (truth < g.duration_s - 0.12)]  # a stance needs a few frames to be seen
+        found = np.array([c["time_s"] for c in report.contacts if c["foot"] == foot])
+        assert len(found) == len(truth), foot
+        assert np.abs(found - truth).max() <= 1.0 / fps + 1e-3  # times are rounded to 0.1 ms
+
+
+@pytest.mark.parametrize("cadence", [150, 172, 200])
+def test_cadence_and_step_length(cadence):
+    g, report, _ = analyse(cadence=cadence, step_length_leg=0.8)
+    assert report.cadence_spm == pytest.approx(cadence, rel=0.01)
+    assert report.metrics["step_length_leg"]["median"] == pytest.approx(0.8, rel=0.1)
+
+
+def test_walking_is_reported_as_walking_and_not_judged_on_cadence():
+    _, report, _ = analyse(duty=0.62, cadence=110, step_length_leg=0.6)
+    assert report.gait_type == "walk"
+    assert report.rule("cadence").status == "unknown"
+
+
+# --- rules ----------------------------------------------------------------
+
+@pytest.mark.parametrize("strike_pitch, expected", [(15.0, "pass"), (-18.0, "fail")])
+def test_forefoot_versus_heel_strike(strike_pitch, expected):
+    _, report, _ = analyse(strike_pitch_deg=strike_pitch, fps=60)
+    assert report.rule("forefoot_contact").status == expected
+
+
+@pytest.mark.parametrize("elbow, expected", [(90.0, "pass"), (120.0, "caution"), (160.0, "fail")])
+def test_elbow_angle_verdicts(elbow, expected):
+    _, report, _ = analyse(elbow_deg=elbow)
+    finding = report.rule("elbow_angle")
+    assert finding.value == pytest.approx(elbow, abs=3.0)
+    assert finding.status == expected
+
+
+@pytest.mark.parametrize("lean, expected", [(8.0, "pass"), (1.0, "caution"), (-5.0, "fail"), (25.0, "fail")])
+def test_trunk_lean_verdicts(lean, expected):
+    _, report, _ = analyse(lean_deg=lean)
+    assert report.rule("trunk_lean").status == expected
+
+
+def test_long_slow_steps_fail_step_length_and_cadence():
+    _, report, _ = analyse(cadence=150, step_length_leg=1.25)
+    assert report.rule("step_length").status == "fail"
+    assert report.rule("cadence").status == "fail"
+
+
+def test_good_backward_jog_scores_well_and_passes_the_core_cues():
+    _, report, _ = analyse()
+    for rule_id in ("direction", "trunk_lean", "elbow_angle", "arm_leg_opposition", "cadence", "step_length",
+                    "forefoot_contact", "heel_drag"):
+        assert report.rule(rule_id).status == "pass", rule_id
+    assert report.score >= 80
+
+
+def test_threshold_overrides_change_the_verdict():
+    g = Gait2D(cadence=172)
+    strict = Thresholds(cadence_pass=180.0, cadence_caution=175.0)
+    report, _ = analyse_pose(make_series(g), {"path": "x"}, strict)
+    assert report.rule("cadence").status == "fail"
+
+
+def test_findings_point_at_frames_that_show_them():
+    _, report, _ = analyse(elbow_deg=160.0)
+    frames = report.rule("elbow_angle").frames
+    assert frames and all(0 <= f < 360 for f in frames)

