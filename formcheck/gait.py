@@ -53,18 +53,35 @@ def _velocity(x: np.ndarray, t_s: np.ndarray) -> np.ndarray:
     return np.gradient(x, t_s, axis=0) if len(x) > 2 else np.zeros_like(x)
 
 
+def ground_level(y_up: np.ndarray, t_s: np.ndarray, window_s: float = 1.5) -> np.ndarray:
+    """(T,) a point's ground level over time: a low running envelope of its height.
+
+    Local in time because the ground is rarely level in the image: a camera that
+    is slightly tilted or a runner crossing in perspective moves it by 0.1 L or more.
+    """
+    from scipy.ndimage import median_filter, minimum_filter1d
+
+    fps = 1.0 / float(np.median(np.diff(t_s))) if len(t_s) > 1 else 30.0
+    width = max(3, int(round(window_s * fps)) | 1)
+    finite = np.isfinite(y_up)
+    filled = np.where(finite, y_up, np.nanmax(y_up))
+    low = minimum_filter1d(filled, width, mode="nearest")
+    # the median of the running minimum ignores single noisy low points
+    return median_filter(low, size=width, mode="nearest")
+
+
 def foot_point_heights(pose: PoseSeries, leg_px: float) -> np.ndarray:
     """(T, 2 feet, 2 points: heel, toe) height above each point's own ground level, in L.
 
     Heel and toe landmarks sit at different heights above the sole, so each
-    point gets its own ground level: a low percentile of its y-up trajectory.
+    point gets its own ground level.
     """
     out = np.full((len(pose), 2, 2), np.nan)
     for col, side in enumerate(FEET):
         for k, point in enumerate((SIDE[side]["heel"], SIDE[side]["toe"])):
             y_up = -pose.xy[:, point, 1]
             if np.isfinite(y_up).sum() >= 3:
-                out[:, col, k] = (y_up - np.nanpercentile(y_up, 3)) / leg_px
+                out[:, col, k] = (y_up - ground_level(y_up, pose.t_s)) / leg_px
     return out
 
 
@@ -249,6 +266,21 @@ def spectral_stride_time(pose: PoseSeries, contact_stride: float | None) -> floa
     return 1.0 / float(np.average(freqs, weights=weights)) if freqs else None
 
 
+def is_walking(pose: PoseSeries, contacts: list[Contact], duty_factor: float) -> bool:
+    """Walking vaults over the stance leg (hips highest at mid-stance); running
+    bounces on it (hips lowest at mid-stance). Falls back to the duty factor."""
+    hip_up = -hip_mid(pose)[:, 1]
+    offsets = []
+    for prev, cur, nxt in zip(contacts[:-2], contacts[1:-1], contacts[2:]):
+        mid = (cur.frame + cur.toe_off) // 2
+        around = hip_up[prev.frame:nxt.frame]
+        if np.isfinite(hip_up[mid]) and np.isfinite(around).sum() > 2:
+            offsets.append(hip_up[mid] - np.nanmean(around))
+    if len(offsets) >= 3:
+        return float(np.median(offsets)) > 0
+    return duty_factor > 0.5
+
+
 def classify_direction(facing: int, travel: int) -> str:
     if travel == 0:
         return "unknown"
@@ -290,7 +322,7 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float) -
     gait.stride_time_s = stride
     gait.cadence_spm = 120.0 / stride
     gait.duty_factor = float(np.median([c.contact_time_s for c in contacts]) / stride)
-    gait.gait_type = "run" if gait.duty_factor < 0.5 else "walk"
+    gait.gait_type = "walk" if is_walking(pose, contacts, gait.duty_factor) else "run"
     gait.belt_speed_leg_s = float(np.nanmedian(np.abs(vrel[mid_stance(stance)])))
     # Step length = distance travelled per step = belt speed x step time (also overground).
     gait.step_length_leg = np.array([gait.belt_speed_leg_s * stride / 2])

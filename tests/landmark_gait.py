@@ -26,6 +26,7 @@ class Gait2D:
     lean_deg: float = 8.0
     elbow_deg: float = 90.0
     strike_pitch_deg: float = 15.0  # foot pitch at touch-down, + = toes lower
+    bounce_leg: float = 0.06  # hip vertical range: lowest at mid-stance running, highest walking
     fps: float = 60.0
     duration_s: float = 6.0
     leg_px: float = 200.0
@@ -59,7 +60,10 @@ def make_series(g: Gait2D) -> PoseSeries:
     stride = 120.0 / g.cadence
     speed = g.step_length_leg * L * g.cadence / 60.0  # px/s
     ground = 900.0
-    hip = np.stack([np.full(n, 600.0), np.full(n, ground - 0.93 * L)], axis=1)
+    mid_stance = g.contact_times("left")[0] + g.duty * stride / 2
+    walking = 1.0 if g.duty > 0.5 else -1.0
+    hip_up = walking * g.bounce_leg * L / 2 * np.cos(2 * np.pi * (t - mid_stance) / (stride / 2))
+    hip = np.stack([np.full(n, 600.0), ground - 0.9 * L - hip_up], axis=1)
     if not g.treadmill:
         hip[:, 0] += g.travel * speed * t
     xy = np.full((n, 33, 2), np.nan)

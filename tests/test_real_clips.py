@@ -111,3 +111,17 @@ def test_per_frame_csv_has_a_row_per_frame(forward):
         rows = list(csv.DictReader(f))
     assert len(rows) == 360
     assert {"frame", "time_s", "trunk_lean_deg", "elbow_angle_deg", "left_stance", "right_stance"} <= set(rows[0])
+
+
+def test_two_people_clip_analyses_the_walking_woman_not_the_man_on_the_box():
+    from conftest import TWO_PEOPLE
+    import numpy as np
+
+    report = formcheck.analyze(TWO_PEOPLE)
+    # the woman walks along the grass (lower part of the frame); the man jumps on a box above her
+    hip_y = np.asarray(report.per_frame["hip_y_px"], float)
+    assert np.nanmedian(hip_y) > 0.6 * report.video["height"]
+    assert report.direction == "forward"
+    assert report.gait_type == "walk"
+    assert report.setting == "overground"
+    assert report.rule("cadence").status == "unknown"  # the running cadence target is not applied to walking
