@@ -1,0 +1,217 @@
+"""Session history: every analysed clip or live session in one SQLite file, and per-cue trends.
+
+Where the file lives, first match wins:
+
+1. the ``path`` argument,
+2. the ``FORMCHECK_HISTORY`` environment variable,
+3. ``$XDG_DATA_HOME/formcheck/history.sqlite``,
+4. ``~/.local/share/formcheck/history.sqlite``.
+
+Each session row keeps the date, source, kind (``clip`` or ``live``), direction,
+cadence and score, plus the full JSON report; each rule's value and status also
+go in their own table so a trend is one indexed query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from .errors import InputError, OutputError
+
+SCHEMA_VERSION = 1
+KINDS = ("clip", "live")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,          -- ISO 8601, UTC
+    source TEXT NOT NULL,              -- file name or camera description
+    kind TEXT NOT NULL CHECK (kind IN ('clip', 'live')),
+    direction TEXT,
+    gait_type TEXT,
+    cadence_spm REAL,
+    score INTEGER,
+    duration_s REAL,
+    report_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rule_results (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    rule_id TEXT NOT NULL,
+    title TEXT,
+    status TEXT NOT NULL,
+    value REAL,
+    unit TEXT,
+    PRIMARY KEY (session_id, rule_id)
+);
+CREATE INDEX IF NOT EXISTS rule_results_by_rule ON rule_results(rule_id, session_id);
+"""
+
+
+def default_path() -> Path:
+    """The history file used when no path is given."""
+    env = os.environ.get("FORMCHECK_HISTORY")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "formcheck" / "history.sqlite"
+
+
+def _finite(x) -> float | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _report_dict(report) -> dict:
+    if isinstance(report, dict):
+        return report
+    if hasattr(report, "to_dict"):
+        return report.to_dict()
+    raise TypeError(f"expected a Report or its dict, got {type(report).__name__}")
+
+
+class History:
+    """One history file. Cheap to create: every call opens and closes its own connection,
+    so an instance can be shared between Streamlit reruns and threads."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path).expanduser() if path else default_path()
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=10)
+        except (OSError, sqlite3.Error) as exc:
+            raise OutputError(f"Cannot open the history file {self.path}: {exc}. "
+                              "Set FORMCHECK_HISTORY to a writable file path.") from exc
+        try:
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA foreign_keys = ON")
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise OutputError(f"The history file {self.path} was written by a newer formcheck "
+                                  f"(schema {version}); upgrade formcheck or use another file.")
+            if version < SCHEMA_VERSION:
+                con.executescript(_SCHEMA)
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            with con:  # one transaction, committed on success
+                yield con
+        except sqlite3.DatabaseError as exc:
+            raise OutputError(f"The history file {self.path} cannot be used ({exc}). "
+                              "Move it away to start a new history.") from exc
+        finally:
+            con.close()
+
+    # -- writing -----------------------------------------------------------
+
+    def save(self, report, source: str, kind: str = "clip", when: datetime | None = None) -> int:
+        """Store one session; returns its id. ``report`` is a Report or its ``to_dict()``."""
+        if kind not in KINDS:
+            raise InputError(f"History kind must be one of {', '.join(KINDS)}, not {kind!r}.")
+        data = _report_dict(report)
+        when = (when or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        video = data.get("video") or {}
+        duration = _finite(video.get("duration_s"))
+        with self._connect() as con:
+            cur = con.execute(
+                "INSERT INTO sessions (created_at, source, kind, direction, gait_type, cadence_spm, score, "
+                "duration_s, report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (when.isoformat(timespec="seconds"), str(source), kind, data.get("direction"),
+                 data.get("gait_type"), _finite(data.get("cadence_spm")), data.get("score"), duration,
+                 json.dumps(data)))
+            session_id = int(cur.lastrowid)
+            con.executemany(
+                "INSERT OR REPLACE INTO rule_results (session_id, rule_id, title, status, value, unit) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(session_id, r["id"], r.get("title"), r.get("status", "unknown"), _finite(r.get("value")),
+                  r.get("unit")) for r in data.get("rules", [])])
+        return session_id
+
+    def delete(self, session_id: int) -> bool:
+        if not self.path.exists():
+            return False
+        with self._connect() as con:
+            return con.execute("DELETE FROM sessions WHERE id = ?", (int(session_id),)).rowcount > 0
+
+    # -- reading -----------------------------------------------------------
+
+    def list_sessions(self, limit: int | None = None, kind: str | None = None) -> list[dict]:
+        """Newest first: id, created_at, source, kind, direction, gait_type, cadence_spm, score, duration_s."""
+        sql = ("SELECT id, created_at, source, kind, direction, gait_type, cadence_spm, score, duration_s "
+               "FROM sessions")
+        args: list = []
+        if kind:
+            sql += " WHERE kind = ?"
+            args.append(kind)
+        sql += " ORDER BY created_at DESC, id DESC"
+        if not self.path.exists():
+            return []
+        if limit:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with self._connect() as con:
+            return [dict(row) for row in con.execute(sql, args)]
+
+    def get(self, session_id: int) -> dict | None:
+        """One session's row plus ``report`` (the full JSON dict) and ``rules``; None if absent."""
+        if not self.path.exists():
+            return None
+        with self._connect() as con:
+            row = con.execute("SELECT * FROM sessions WHERE id = ?", (int(session_id),)).fetchone()
+            if row is None:
+                return None
+            rules = [dict(r) for r in con.execute(
+                "SELECT rule_id, title, status, value, unit FROM rule_results WHERE session_id = ? "
+                "ORDER BY rowid", (int(session_id),))]
+        out = dict(row)
+        out["report"] = json.loads(out.pop("report_json"))
+        out["rules"] = rules
+        return out
+
+    def trend(self, rule_id: str) -> list[dict]:
+        """Oldest first: session_id, created_at, source, kind, value, status, unit for one rule."""
+        if not self.path.exists():
+            return []
+        with self._connect() as con:
+            return [dict(row) for row in con.execute(
+                "SELECT s.id AS session_id, s.created_at, s.source, s.kind, r.value, r.status, r.unit, r.title "
+                "FROM rule_results r JOIN sessions s ON s.id = r.session_id WHERE r.rule_id = ? "
+                "ORDER BY s.created_at, s.id", (rule_id,))]
+
+    def rule_ids(self) -> list[tuple[str, str]]:
+        """(rule_id, title) of every rule seen, in first-seen order."""
+        if not self.path.exists():
+            return []
+        with self._connect() as con:
+            rows = con.execute("SELECT rule_id, title, MIN(rowid) AS first FROM rule_results "
+                               "GROUP BY rule_id ORDER BY first").fetchall()
+        return [(r["rule_id"], r["title"] or r["rule_id"]) for r in rows]
+
+
+# Module-level shortcuts on the default (or given) file.
+
+def save(report, source: str, kind: str = "clip", path: str | os.PathLike | None = None,
+         when: datetime | None = None) -> int:
+    return History(path).save(report, source, kind, when=when)
+
+
+def list_sessions(path: str | os.PathLike | None = None, limit: int | None = None) -> list[dict]:
+    return History(path).list_sessions(limit=limit)
+
+
+def get(session_id: int, path: str | os.PathLike | None = None) -> dict | None:
+    return History(path).get(session_id)
+
+
+def trend(rule_id: str, path: str | os.PathLike | None = None) -> list[dict]:
+    return History(path).trend(rule_id)

@@ -1,0 +1,143 @@
+"""Session history: what a user gets back from their past sessions (no video, no model)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from formcheck import history
+from formcheck.errors import InputError, OutputError
+from formcheck.history import History
+
+
+def fake_report(score: int, cadence: float | None, lean: float | None, lean_status: str = "pass",
+                direction: str = "backward") -> dict:
+    """A Report.to_dict()-shaped dict (the contract keys) with two rules."""
+    return {
+        "formcheck_version": "0.1.0",
+        "video": {"path": "/clips/run.mp4", "fps": 30.0, "frames": 300, "duration_s": 10.0},
+        "runner": {"facing": "left"},
+        "direction": direction,
+        "setting": "treadmill",
+        "gait_type": "run",
+        "cadence_spm": cadence,
+        "contacts": [{"foot": "left", "frame": 10, "time_s": 0.33, "strike": "forefoot", "foot_pitch_deg": 9.0,
+                      "contact_time_s": 0.2}],
+        "metrics": {"trunk_lean_deg": {"median": lean, "p10": None, "p90": None, "unit": "deg"}},
+        "rules": [
+            {"id": "trunk_lean", "title": "Slight forward lean", "status": lean_status, "value": lean,
+             "unit": "deg", "target": "2-15°", "cue": "ok", "frames": [3, 4]},
+            {"id": "cadence", "title": "Quick steps (cadence)", "status": "caution", "value": cadence,
+             "unit": "steps/min", "target": "≥ 170", "cue": "quicker", "frames": []},
+        ],
+        "score": score,
+        "warnings": [],
+        "outputs": {},
+    }
+
+
+def test_save_list_get_trend_round_trip(tmp_path):
+    store = History(tmp_path / "h.sqlite")
+    t0 = datetime(2026, 1, 1, 8, 0, tzinfo=timezone.utc)
+    first = store.save(fake_report(60, 165.0, 1.0, "caution"), "monday.mp4", when=t0)
+    second = store.save(fake_report(80, 172.5, 6.0), "thursday.mp4", when=t0 + timedelta(days=3))
+    live = store.save(fake_report(70, None, None, "unknown"), "camera 0", kind="live", when=t0 + timedelta(days=4))
+    assert first < second < live
+
+    sessions = store.list_sessions()
+    assert [s["id"] for s in sessions] == [live, second, first]  # newest first
+    assert sessions[1]["source"] == "thursday.mp4"
+    assert sessions[1]["cadence_spm"] == pytest.approx(172.5)
+    assert sessions[1]["score"] == 80
+    assert sessions[1]["direction"] == "backward"
+    assert sessions[1]["created_at"].startswith("2026-01-04T08:00")
+    assert sessions[0]["kind"] == "live" and sessions[0]["cadence_spm"] is None
+    assert [s["id"] for s in store.list_sessions(kind="live")] == [live]
+    assert len(store.list_sessions(limit=2)) == 2
+
+    got = store.get(second)
+    assert got["report"] == fake_report(80, 172.5, 6.0)  # the full JSON comes back unchanged
+    assert {r["rule_id"]: (r["status"], r["value"]) for r in got["rules"]} == {
+        "trunk_lean": ("pass", 6.0), "cadence": ("caution", 172.5)}
+    assert store.get(9999) is None
+
+    lean = store.trend("trunk_lean")
+    assert [(p["session_id"], p["value"], p["status"]) for p in lean] == [
+        (first, 1.0, "caution"), (second, 6.0, "pass"), (live, None, "unknown")]  # oldest first
+    assert store.trend("no_such_rule") == []
+    assert store.rule_ids() == [("trunk_lean", "Slight forward lean"), ("cadence", "Quick steps (cadence)")]
+
+    assert store.delete(first)
+    assert [p["session_id"] for p in store.trend("trunk_lean")] == [second, live]
+
+
+def test_saves_a_real_report_object(tmp_path):
+    """A Report (not a dict) is stored through its to_dict(); NaN values become NULL."""
+    from formcheck.report import Report
+    from formcheck.rules import Finding
+
+    report = Report(formcheck_version="0.1.0", video={"path": "x.mp4", "duration_s": 3.0}, runner={},
+                    direction="backward", setting="treadmill", gait_type="run", cadence_spm=float("nan"),
+                    contacts=[], metrics={}, score=50,
+                    rules=[Finding("elbow_angle", "Elbows near 90°", "fail", 150.0, "deg", "70-110°", "bend")])
+    sid = history.save(report, "x.mp4", path=tmp_path / "h.sqlite")
+    row = history.get(sid, path=tmp_path / "h.sqlite")
+    assert row["cadence_spm"] is None
+    assert row["report"]["rules"][0]["value"] == 150.0
+    assert history.trend("elbow_angle", path=tmp_path / "h.sqlite")[0]["status"] == "fail"
+    assert history.list_sessions(path=tmp_path / "h.sqlite")[0]["id"] == sid
+
+
+def test_default_location_follows_env(tmp_path, monkeypatch):
+    monkeypatch.delenv("FORMCHECK_HISTORY", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert history.default_path() == tmp_path / "data" / "formcheck" / "history.sqlite"
+    monkeypatch.setenv("FORMCHECK_HISTORY", str(tmp_path / "mine.sqlite"))
+    assert history.default_path() == tmp_path / "mine.sqlite"
+    history.save(fake_report(50, 170.0, 5.0), "a.mp4")
+    assert (tmp_path / "mine.sqlite").exists()
+    assert len(history.list_sessions()) == 1
+
+
+def test_reading_a_missing_history_creates_nothing(tmp_path):
+    store = History(tmp_path / "none" / "h.sqlite")
+    assert store.list_sessions() == [] and store.trend("cadence") == [] and store.get(1) is None
+    assert not (tmp_path / "none").exists()
+
+
+def test_bad_kind_and_unusable_file_are_clear_errors(tmp_path):
+    store = History(tmp_path / "h.sqlite")
+    with pytest.raises(InputError, match="kind"):
+        store.save(fake_report(50, 170.0, 5.0), "a.mp4", kind="race")
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(OutputError, match="junk.sqlite"):
+        History(junk).save(fake_report(50, 170.0, 5.0), "a.mp4")
+    folder = tmp_path / "is_a_folder"
+    folder.mkdir()
+    with pytest.raises(OutputError, match="FORMCHECK_HISTORY"):
+        History(folder).save(fake_report(50, 170.0, 5.0), "a.mp4")
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "h.sqlite"
+    History(path).save(fake_report(50, 170.0, 5.0), "a.mp4")
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA user_version = 99")
+    con.commit()
+    con.close()
+    with pytest.raises(OutputError, match="newer formcheck"):
+        History(path).list_sessions()
+
+
+def test_json_column_is_plain_json(tmp_path):
+    """Other tools can read the history with plain sqlite3 + json."""
+    path = tmp_path / "h.sqlite"
+    History(path).save(fake_report(50, 170.0, 5.0), "a.mp4")
+    con = sqlite3.connect(path)
+    (text,) = con.execute("SELECT report_json FROM sessions").fetchone()
+    con.close()
+    assert json.loads(text)["score"] == 50
