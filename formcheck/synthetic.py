@@ -835,7 +835,8 @@ def _frames(p: GaitParams, m: _Model, tracks, look: _Look):
             _draw_occluder(big, p, m, gy, s)
         frame = cv2.resize(big, (p.width, p.height), interpolation=cv2.INTER_AREA)
         if p.noise > 0:
-            frame = np.clip(frame + rng.normal(0.0, p.noise, frame.shape), 0, 255).astype(np.uint8)
+            grain = rng.standard_normal(frame.shape, dtype=np.float32) * np.float32(p.noise)
+            frame = np.clip(frame + grain, 0, 255).astype(np.uint8)
         yield frame
 
 

@@ -1,0 +1,273 @@
+"""Accuracy benchmark: the real pipeline (video in, report out) against known truth.
+
+    python benchmarks/accuracy.py            # full grid + real clips (< 15 min on 2 cores)
+    python benchmarks/accuracy.py --quick    # a handful of clips
+
+Synthetic clips come from formcheck.synthetic (a rendered mannequin with exact
+truth); real clips from ../shared/videos, plus their reversed and mirrored
+versions (metamorphic truth: reversing flips direction and keeps cadence,
+mirroring flips facing and keeps every metric).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import formcheck  # noqa: E402
+from formcheck.config import Thresholds  # noqa: E402
+from formcheck.synthetic import GaitParams, render_clip  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "videos"
+TOLERANCE_FRAMES = 2
+
+
+def grid(quick: bool = False) -> list[tuple[str, GaitParams]]:
+    """Named parameter sets, each varying one thing from a good backward jog."""
+    base = GaitParams()
+    variants = {
+        "good_bw_left": {},
+        "good_bw_right": dict(facing="right"),
+        "forward_left": dict(direction="forward"),
+        "forward_right": dict(direction="forward", facing="right"),
+        "overground_bw": dict(setting="overground"),
+        "overground_fw_right": dict(setting="overground", direction="forward", facing="right"),
+        "panning_bw": dict(setting="overground", camera="panning"),
+        "cadence_150": dict(cadence_spm=150, step_length_leg=0.9),
+        "cadence_200": dict(cadence_spm=200, step_length_leg=0.6),
+        "long_steps": dict(cadence_spm=150, step_length_leg=1.25),
+        "walk_bw": dict(duty_factor=0.62, cadence_spm=110, step_length_leg=0.5),
+        "lean_back": dict(trunk_lean_deg=-5),
+        "upright": dict(trunk_lean_deg=1),
+        "lean_18": dict(trunk_lean_deg=18),
+        "straight_arms": dict(elbow_angle_deg=160),
+        "elbow_120": dict(elbow_angle_deg=120),
+        "elbow_60": dict(elbow_angle_deg=60),
+        "same_side_arms": dict(arm_swing="same"),
+        "heel_strike": dict(strike="heel"),
+        "flat_strike": dict(strike="flat"),
+        "heel_drag": dict(heel_drag=True),
+        "fps60": dict(fps=60),
+        "fps24": dict(fps=24),
+        "portrait": dict(width=540, height=960),
+        "noise": dict(noise=8.0, seed=3),
+        "bouncy": dict(bounce_leg=0.16),
+        "seed7": dict(seed=7),
+    }
+    if quick:
+        keep = ["good_bw_left", "forward_right", "heel_strike", "straight_arms"]
+        variants = {k: variants[k] for k in keep}
+    return [(name, dataclasses.replace(base, **kw)) for name, kw in variants.items()]
+
+
+# ---------------------------------------------------------------------------
+# Comparing one report with its truth
+
+
+def match_contacts(found: list[dict], truth: list[dict], tol: int = TOLERANCE_FRAMES) -> dict:
+    """Greedy one-to-one matching of contacts by frame within ±tol."""
+    used: set[int] = set()
+    hits = same_foot = 0
+    errors = []
+    for t in truth:
+        best = None
+        for i, f in enumerate(found):
+            d = abs(f["frame"] - t["frame"])
+            if i not in used and d <= tol and (best is None or d < abs(found[best]["frame"] - t["frame"])):
+                best = i
+        if best is not None:
+            used.add(best)
+            hits += 1
+            same_foot += found[best]["foot"] == t["foot"]
+            errors.append(found[best]["frame"] - t["frame"])
+    return {"truth": len(truth), "found": len(found), "hits": hits, "same_foot": same_foot,
+            "spurious": len(found) - len(used), "frame_errors": errors}
+
+
+def expected_status(rule_id: str, truth: dict, th: Thresholds) -> str | None:
+    """The verdict the truth values imply under RULES.md thresholds (None: not derivable)."""
+    def band(v, p, c):
+        return "pass" if p[0] <= v <= p[1] else "caution" if c[0] <= v <= c[1] else "fail"
+
+    running = truth["duty_factor"] < 0.5
+    if rule_id == "trunk_lean":
+        return band(truth["trunk_lean_deg"], th.trunk_lean_pass, th.trunk_lean_caution)
+    if rule_id == "elbow_angle":
+        return band(truth["elbow_angle_deg"], th.elbow_pass, th.elbow_caution)
+    if rule_id == "cadence" and running:
+        c = truth["cadence_spm"]
+        return "pass" if c >= th.cadence_pass else "caution" if c >= th.cadence_caution else "fail"
+    if rule_id == "step_length" and running:
+        s = truth["step_length_leg"]
+        return "pass" if s <= th.step_length_pass else "caution" if s <= th.step_length_caution else "fail"
+    if rule_id == "forefoot_contact" and truth["strike"] != "flat":
+        return "pass" if truth["strike"] == "forefoot" else "fail"
+    if rule_id == "heel_drag":
+        return "fail" if truth["heel_drag"] else "pass"
+    if rule_id == "arm_leg_opposition":
+        return "pass" if truth["arm_swing"] == "opposite" else "fail"
+    if rule_id == "direction":
+        if truth["direction"] == "forward":
+            return "fail"
+        return "pass" if running else "caution"
+    return None
+
+
+def compare(report, truth: dict, th: Thresholds) -> dict:
+    near = truth["near_foot"]
+    m = report.metrics
+    strikes = [c["strike"] for c in report.contacts if c["foot"] == near]
+    strike_verdict = max(set(strikes), key=strikes.count) if strikes else "none"
+    view = truth.get("in_view_frames")
+    true_contacts = [c for c in truth["contacts"] if view is None or view[0] <= c["frame"] <= view[1]]
+    row = {
+        "direction_ok": report.direction == truth["direction"],
+        "setting_ok": report.setting == truth["setting"],
+        "facing_ok": report.runner["facing"] == truth["facing"],
+        "contacts": match_contacts(report.contacts, true_contacts),
+        "cadence_err_pct": _pct(report.cadence_spm, truth["cadence_spm"]),
+        "step_err_pct": _pct(m["step_length_leg"]["median"], truth["step_length_leg"]),
+        "lean_err_deg": _diff(m["trunk_lean_deg"]["median"], truth["trunk_lean_deg"]),
+        "elbow_err_deg": _diff(report.rule("elbow_angle").value, truth["elbow_angle_deg"]),
+        "strike_truth": truth["strike"], "strike_found": strike_verdict,
+        "drag_truth": truth["heel_drag"], "drag_found": report.rule("heel_drag").status == "fail",
+        "rules": {},
+    }
+    for f in report.rules:
+        want = expected_status(f.id, truth, th)
+        if want is not None:
+            row["rules"][f.id] = (want, f.status)
+    return row
+
+
+def _pct(found, truth):
+    return None if found is None else 100.0 * (found - truth) / truth
+
+
+def _diff(found, truth):
+    return None if found is None else found - truth
+
+
+# ---------------------------------------------------------------------------
+# Real clips (metamorphic truth)
+
+
+def real_clip_rows(workdir: Path) -> list[str]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import TREADMILL, TREADMILL_CADENCE, TWO_PEOPLE, transformed_clip
+
+    lines = []
+    fwd = formcheck.analyze(TREADMILL)
+    rev = formcheck.analyze(transformed_clip(TREADMILL, workdir / "rev.mp4", reverse=True))
+    mir = formcheck.analyze(transformed_clip(TREADMILL, workdir / "mir.mp4", mirror=True))
+    for name, r, want_dir, want_facing in [("treadmill forward", fwd, "forward", "left"),
+                                           ("  reversed", rev, "backward", "left"),
+                                           ("  mirrored", mir, "forward", "right")]:
+        err = _pct(r.cadence_spm, TREADMILL_CADENCE)
+        lines.append(f"{name:<22} direction {r.direction:<9}{'ok' if r.direction == want_dir else 'WRONG':<6}"
+                     f"facing {r.runner['facing']:<6}{'ok' if r.runner['facing'] == want_facing else 'WRONG':<6}"
+                     f"cadence {r.cadence_spm:6.1f} ({err:+.2f} % vs 168.9)")
+    deltas = []
+    for key in ("trunk_lean_deg", "elbow_angle_deg", "step_length_leg", "contact_time_s"):
+        a, b = fwd.metrics[key]["median"], mir.metrics[key]["median"]
+        if a is not None and b is not None:
+            deltas.append(f"{key} {a:.2f}->{b:.2f}")
+    lines.append("  mirror metric moves: " + ", ".join(deltas))
+    two = formcheck.analyze(TWO_PEOPLE)
+    hip_y = np.nanmedian(np.asarray(two.per_frame["hip_y_px"], float))
+    lines.append(f"two people demo        direction {two.direction} {two.gait_type}, setting {two.setting}, "
+                 f"analysed person's hips at y={hip_y:.0f}/{two.video['height']} "
+                 f"({'the walking woman' if hip_y > 0.6 * two.video['height'] else 'WRONG PERSON'})")
+    return lines
+
+
+# ---------------------------------------------------------------------------
+
+
+def summarise(rows: dict[str, dict]) -> list[str]:
+    lines = []
+    n = len(rows)
+
+    def frac(key):
+        return sum(r[key] for r in rows.values()) / n
+
+    lines.append(f"clips: {n}")
+    lines.append(f"direction correct {frac('direction_ok'):.0%}, setting correct {frac('setting_ok'):.0%}, "
+                 f"facing correct {frac('facing_ok'):.0%}   (target 100 %)")
+    truth = sum(r["contacts"]["truth"] for r in rows.values())
+    hits = sum(r["contacts"]["hits"] for r in rows.values())
+    found = sum(r["contacts"]["found"] for r in rows.values())
+    spurious = sum(r["contacts"]["spurious"] for r in rows.values())
+    same = sum(r["contacts"]["same_foot"] for r in rows.values())
+    lines.append(f"contacts within ±{TOLERANCE_FRAMES} frames: {hits}/{truth} = {hits / max(truth, 1):.1%} "
+                 f"(target ≥ 95 %); spurious {spurious}/{found} = {spurious / max(found, 1):.1%} (≤ 5 %); "
+                 f"foot labelled right {same}/{max(hits, 1)} = {same / max(hits, 1):.1%}")
+    for key, unit, target in [("cadence_err_pct", "%", 2), ("step_err_pct", "%", 10), ("lean_err_deg", "°", 3),
+                              ("elbow_err_deg", "°", 10)]:
+        vals = np.array([abs(r[key]) for r in rows.values() if r[key] is not None])
+        missing = n - len(vals)
+        if len(vals):
+            worst = max(rows, key=lambda k: abs(rows[k][key]) if rows[k][key] is not None else -1)
+            lines.append(f"{key:<16} median {np.median(vals):5.2f}{unit}  worst {vals.max():5.2f}{unit} ({worst})"
+                         f"  within ±{target}{unit}: {np.mean(vals <= target):.0%}"
+                         + (f"  not measured: {missing}" if missing else ""))
+    strike_rows = [r for r in rows.values() if r["strike_truth"] in ("forefoot", "heel")]
+    ok = sum(r["strike_found"] == r["strike_truth"] for r in strike_rows)
+    lines.append(f"strike (near foot, forefoot vs heel): {ok}/{len(strike_rows)} correct (target ≥ 90 %)")
+    drag = [(r["drag_truth"], r["drag_found"]) for r in rows.values()]
+    lines.append(f"heel drag: flagged {sum(f for t, f in drag if t)}/{sum(t for t, _ in drag)} drag clips, "
+                 f"{sum(f for t, f in drag if not t)}/{sum(not t for t, _ in drag)} false alarms")
+    verdicts: dict[str, list] = {}
+    for r in rows.values():
+        for rule_id, pair in r["rules"].items():
+            verdicts.setdefault(rule_id, []).append(pair)
+    agree = sum(w == g for pairs in verdicts.values() for w, g in pairs)
+    total = sum(len(p) for p in verdicts.values())
+    lines.append(f"rule verdicts agreeing with truth: {agree}/{total} = {agree / max(total, 1):.1%} (target ≥ 95 %)")
+    for rule_id, pairs in sorted(verdicts.items()):
+        wrong = [f"{w}->{g}" for w, g in pairs if w != g]
+        lines.append(f"  {rule_id:<20} {len(pairs) - len(wrong)}/{len(pairs)}" + (f"  misses: {', '.join(wrong)}" if wrong else ""))
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-real", action="store_true", help="skip the real clips")
+    parser.add_argument("--verbose", action="store_true", help="one line per clip")
+    args = parser.parse_args(argv)
+    th = Thresholds()
+    started = time.time()
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name, params in grid(args.quick):
+            truth = render_clip(params, tmp / f"{name}.mp4")
+            report = formcheck.analyze(tmp / f"{name}.mp4")
+            rows[name] = compare(report, truth, th)
+            if args.verbose:
+                r = rows[name]
+                print(f"{name:<20} dir {r['direction_ok']} set {r['setting_ok']} contacts {r['contacts']['hits']}/"
+                      f"{r['contacts']['truth']} spurious {r['contacts']['spurious']} cad {r['cadence_err_pct']} "
+                      f"step {r['step_err_pct']} lean {r['lean_err_deg']} elbow {r['elbow_err_deg']} "
+                      f"strike {r['strike_truth']}->{r['strike_found']} rules {r['rules']}", flush=True)
+        print("== synthetic clips (30 fps and above unless named fps24) ==")
+        print("\n".join(summarise(rows)))
+        if not args.no_real:
+            print("== real clips ==")
+            print("\n".join(real_clip_rows(tmp)))
+    print(f"total time {time.time() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
