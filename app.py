@@ -1,0 +1,1015 @@
+"""formcheck in the browser: ``streamlit run app.py``.
+
+Three tabs:
+
+* **Upload review**: drop a side-view clip (or try a sample), watch the progress,
+  then see the annotated video, a verdict per coaching cue (with buttons that jump
+  the video to the frames that show it), plots, a per-step table and downloads.
+* **Live treadmill check**: webcam through streamlit-webrtc; each newest frame gets
+  the pose, skeleton and per-cue traffic lights from a rolling 10 s analysis
+  (``formcheck.live.LiveSession``, the same analysis code as for clips).
+* **History**: every analysed clip and live session (``formcheck.history``), with a
+  trend per cue.
+
+Environment variables:
+
+* ``FORMCHECK_HISTORY``: history file (default ``~/.local/share/formcheck/history.sqlite``).
+* ``FORMCHECK_SAMPLE_DIR``: folder of sample clips (default ``sample_videos/`` next to this file).
+* ``FORMCHECK_ICE_LOOPBACK=1``: TEST-ONLY. Makes aiortc offer 127.0.0.1 as its ICE host
+  candidate so a browser on the same machine can connect with loopback only (for the
+  browser tests in a network namespace). Never set it for real use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from formcheck import __version__
+from formcheck.config import Thresholds, load_thresholds
+from formcheck.errors import ConfigError, FormcheckError, InputError, OutputError, VideoError
+
+ROOT = Path(__file__).resolve().parent
+VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
+MAX_UPLOAD_MB = 400  # also server.maxUploadSize in .streamlit/config.toml
+DEFAULT_MAX_DURATION_S = 180
+LEG_PER_HEIGHT = 0.53  # leg length (hip to ankle) ~ 0.53 x standing height: an anthropometric approximation
+RESULTS_KEPT = 4  # analysed clips kept in memory/temp per browser session
+STATUS_STYLE = {  # status -> (label, streamlit colour, hex)
+    "pass": ("PASS", "green", "#2e9e44"),
+    "caution": ("CAUTION", "orange", "#e69500"),
+    "fail": ("FAIL", "red", "#d33c3c"),
+    "unknown": ("UNKNOWN", "gray", "#8a8a8a"),
+}
+# The thresholds a user can edit in the sidebar (the rest come from a TOML file or the defaults).
+EDITABLE = [
+    ("trunk_lean_pass", "Trunk lean, pass band (°)", (-10.0, 40.0)),
+    ("elbow_pass", "Elbow angle, pass band (°)", (30.0, 180.0)),
+    ("cadence_pass", "Cadence, pass from (steps/min)", (100.0, 240.0)),
+    ("cadence_caution", "Cadence, caution from (steps/min)", (100.0, 240.0)),
+    ("step_length_pass", "Step length, pass up to (leg lengths)", (0.2, 2.0)),
+    ("overreach_pass", "Overreach, pass up to (leg lengths)", (0.0, 1.0)),
+    ("oscillation_pass", "Hip bounce, pass up to (leg lengths)", (0.0, 0.5)),
+]
+
+
+def sample_dir() -> Path:
+    return Path(os.environ.get("FORMCHECK_SAMPLE_DIR") or ROOT / "sample_videos")
+
+
+def sample_clips() -> list[Path]:
+    folder = sample_dir()
+    return sorted(folder.glob("*.mp4")) if folder.is_dir() else []
+
+
+def upload_limit_mb() -> int:
+    """The smaller of our own limit and Streamlit's server.maxUploadSize."""
+    try:
+        server = int(st.get_option("server.maxUploadSize"))
+    except Exception:  # noqa: BLE001 - option missing in some test harnesses
+        server = MAX_UPLOAD_MB
+    return min(server, MAX_UPLOAD_MB)
+
+
+# ---------------------------------------------------------------------------
+# Settings (sidebar)
+
+
+@dataclass
+class Settings:
+    height_m: float | None = None
+    belt_kmh: float | None = None
+    slowmo: float = 1.0
+    max_duration_s: float = DEFAULT_MAX_DURATION_S
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    save_history: bool = True
+    config_error: str | None = None
+
+    def analysis_key(self) -> str:
+        """What changes the analysis (not the display units)."""
+        return json.dumps([self.slowmo, [getattr(self.thresholds, f) for f in self.thresholds.__dataclass_fields__]])
+
+
+def sidebar() -> Settings:
+    sb = st.sidebar
+    sb.header("Settings")
+    s = Settings()
+    sb.caption("Optional, to show metres and km/h as well as leg lengths.")
+    height = sb.number_input("Runner height (m)", min_value=0.0, max_value=2.5, value=0.0, step=0.01,
+                             format="%.2f", help="0 = unknown. Leg length is taken as 0.53 × height "
+                             "(an anthropometric approximation).")
+    belt = sb.number_input("Treadmill belt speed (km/h)", min_value=0.0, max_value=30.0, value=0.0, step=0.1,
+                           format="%.1f", help="0 = unknown or overground.")
+    s.height_m = height or None
+    s.belt_kmh = belt or None
+    s.slowmo = sb.number_input("Slow-motion factor", min_value=0.05, max_value=16.0, value=1.0, step=0.5,
+                               help="Capture fps ÷ playback fps. A 120 fps slow-motion clip played at 30 fps "
+                                    "is 4. Leave at 1 for normal clips.")
+    s.max_duration_s = sb.number_input("Longest clip to analyse (s)", min_value=5, max_value=1800,
+                                       value=DEFAULT_MAX_DURATION_S, step=15,
+                                       help="Longer clips are refused; trim them to the part you want checked.")
+    s.save_history = sb.checkbox("Save results to history", value=True)
+    with sb.expander("Thresholds"):
+        s.thresholds, s.config_error = _threshold_settings()
+    return s
+
+
+def _threshold_settings() -> tuple[Thresholds, str | None]:
+    toml = st.file_uploader("Load a thresholds TOML", type=["toml"], key="thresholds_toml",
+                            help="A [thresholds] table with any of the fields in formcheck/config.py.")
+    base, error, tag = Thresholds(), None, "default"
+    if toml is not None:
+        data = toml.getvalue()
+        tag = hashlib.sha1(data).hexdigest()[:8]
+        try:
+            base = load_thresholds_bytes(data, toml.name)
+        except ConfigError as exc:
+            error = str(exc)
+            st.error(error)
+    overrides = {}
+    for name, label, (lo, hi) in EDITABLE:
+        default = getattr(base, name)
+        key = f"th_{name}_{tag}"  # new widgets (with the file's values) when another file is loaded
+        if isinstance(default, tuple):
+            value = st.slider(label, min_value=lo, max_value=hi, value=(float(default[0]), float(default[1])),
+                              step=0.5, key=key)
+        else:
+            value = st.number_input(label, min_value=lo, max_value=hi, value=float(default), key=key,
+                                    step=0.01 if hi <= 2 else 1.0)
+        if value != default:
+            overrides[name] = value
+    if st.button("Reset to defaults", key="th_reset"):
+        for k in [k for k in st.session_state if str(k).startswith("th_") and k != "th_reset"]:
+            del st.session_state[k]
+        st.rerun()
+    try:
+        return (load_thresholds_bytes(toml.getvalue(), toml.name, **overrides) if toml is not None and not error
+                else load_thresholds(None, **overrides)), error
+    except ConfigError as exc:
+        st.error(str(exc))
+        return base, str(exc)
+
+
+def load_thresholds_bytes(data: bytes, name: str, **overrides) -> Thresholds:
+    with tempfile.TemporaryDirectory(prefix="formcheck-config-") as tmp:
+        path = Path(tmp) / (Path(name).name or "thresholds.toml")
+        path.write_bytes(data)
+        try:
+            return load_thresholds(path, **overrides)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace(str(path), Path(name).name)) from exc
+
+
+# ---------------------------------------------------------------------------
+# Analysis (no rendering here, so tests can call it directly)
+
+
+@dataclass
+class Result:
+    key: str
+    source: str  # file name shown to the user
+    report: object  # formcheck.Report
+    workdir: Path
+    video_path: Path | None
+    json_text: str
+    csv_bytes: bytes
+    elapsed_s: float
+    history_id: int | None = None
+    history_error: str | None = None
+    figures: dict = field(default_factory=dict)  # thresholds repr -> [(name, png bytes)]
+
+
+def check_upload(name: str, size_bytes: int, limit_mb: int | None = None) -> None:
+    """Raise InputError for a file the app will not take (wrong type or too big)."""
+    limit_mb = limit_mb or upload_limit_mb()
+    ext = Path(name).suffix.lower().lstrip(".")
+    if ext not in VIDEO_TYPES:
+        raise InputError(f"'{name}' is not a video file this app takes: upload one of "
+                         f"{', '.join('.' + t for t in VIDEO_TYPES)}.")
+    if size_bytes > limit_mb * 1024 * 1024:
+        raise InputError(f"'{name}' is {size_bytes / 1024 / 1024:.0f} MB; the limit is {limit_mb} MB. "
+                         "Trim the clip to the running part or export it at a lower resolution.")
+    if size_bytes == 0:
+        raise InputError(f"'{name}' is empty (0 bytes). Upload the clip again.")
+
+
+def check_duration(path: Path, max_duration_s: float, slowmo: float = 1.0) -> None:
+    """Raise VideoError for an unreadable clip, InputError for one longer than the limit."""
+    from formcheck.video import probe
+
+    info = probe(path)
+    if info.duration_s > max_duration_s:
+        raise InputError(f"'{path.name}' is {info.duration_s:.0f} s long; this app analyses clips of up to "
+                         f"{max_duration_s:.0f} s (see the sidebar). Trim it to the part you want checked.")
+    if info.frames < 10:
+        raise VideoError(f"'{path.name}' has only {info.frames} frames; film at least a few strides.")
+
+
+def file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def analyse_clip(path: Path, settings: Settings, progress=None, source: str | None = None,
+                 workdir: Path | None = None) -> Result:
+    """Check the clip, analyse it and write the annotated video, JSON and CSV into ``workdir``.
+
+    Raises FormcheckError subclasses with a user-facing message.
+    """
+    from formcheck import Outputs, analyze
+
+    path = Path(path)
+    check_duration(path, settings.max_duration_s, settings.slowmo)
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="formcheck-app-"))
+    t0 = time.monotonic()
+    report = analyze(path, workdir, outputs=Outputs(video=True, json=True, csv=True),
+                     thresholds=settings.thresholds, slowmo=settings.slowmo, progress=progress)
+    outputs = report.outputs
+    video = Path(outputs["video"]) if outputs.get("video") else None
+    return Result(key="", source=source or path.name, report=report, workdir=workdir,
+                  video_path=video if video and video.exists() else None,
+                  json_text=Path(outputs["json"]).read_text(encoding="utf-8"),
+                  csv_bytes=Path(outputs["csv"]).read_bytes(), elapsed_s=time.monotonic() - t0)
+
+
+class ProgressDisplay:
+    """analyze()'s progress(stage, done, total) -> a progress bar with frames, fps and time left."""
+
+    POSE_SHARE = 0.8  # finding the pose is most of the work; drawing the video is the rest
+
+    def __init__(self, container=None):
+        self.bar = (container or st).progress(0.0, text="Opening the clip…")
+        self.started: dict[str, float] = {}
+        self.last_update = 0.0
+        self.pose_fps: float | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        self.started.setdefault(stage, now)
+        if now - self.last_update < 0.25 and done < total:
+            return
+        self.last_update = now
+        total = max(total, done, 1)
+        elapsed = now - self.started[stage]
+        fps = done / elapsed if elapsed > 0 else 0.0
+        if stage == "pose":
+            self.pose_fps = fps or None
+            fraction = self.POSE_SHARE * done / total
+            # the video pass re-reads and draws every frame: about 3x faster than pose finding here
+            left = (total - done) / fps + total / (3 * fps) if fps else None
+            label = "Finding the runner's pose"
+        else:
+            fraction = self.POSE_SHARE + (1 - self.POSE_SHARE) * done / total
+            left = (total - done) / fps if fps else None
+            label = "Drawing the annotated video"
+        eta = f"about {left:.0f} s left" if left is not None else "estimating time left"
+        self.bar.progress(min(fraction, 1.0), text=f"{label}: frame {done} of {total} · {fps:.1f} fps · {eta}")
+
+    def done(self) -> None:
+        self.bar.empty()
+
+
+def _remember(result: Result) -> None:
+    results: dict = st.session_state.setdefault("results", {})
+    results[result.key] = result
+    while len(results) > RESULTS_KEPT:  # forget the oldest, and its files
+        old = results.pop(next(iter(results)))
+        if old.key != result.key:
+            shutil.rmtree(old.workdir, ignore_errors=True)
+
+
+def review_clip(path: Path, source: str, settings: Settings, sha: str | None = None) -> Result | None:
+    """Analyse (or fetch from the session cache) and show one clip. Every error becomes an
+    error panel; the app keeps serving."""
+    try:
+        path = Path(path)
+        key = f"{sha or file_sha(path)}:{settings.analysis_key()}"
+        result = st.session_state.get("results", {}).get(key)
+        if result is None:
+            with st.status(f"Analysing {source}…", expanded=True) as status:
+                progress = ProgressDisplay()
+                try:
+                    result = analyse_clip(path, settings, progress=progress, source=source)
+                except BaseException:
+                    status.update(label=f"Could not analyse {source}", state="error", expanded=False)
+                    raise
+                progress.done()
+                status.update(label=f"Analysed {source} in {result.elapsed_s:.0f} s", state="complete",
+                              expanded=False)
+            result.key = key
+            if settings.save_history:
+                _save_history(result)
+            _remember(result)
+        st.session_state["current"] = key
+        show_results(result, settings)
+        return result
+    except FormcheckError as exc:
+        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the app must keep serving
+        show_unexpected(exc, f"analysing {source}")
+    return None
+
+
+def _save_history(result: Result) -> None:
+    from formcheck import history
+
+    try:
+        result.history_id = history.save(result.report, result.source, kind="clip")
+    except (FormcheckError, OSError) as exc:
+        result.history_error = str(exc)
+
+
+def show_unexpected(exc: BaseException, doing: str) -> None:
+    st.error(f"Something went wrong while {doing} ({type(exc).__name__}). The app is still running: "
+             "try again or with another clip, and report the problem if it persists.")
+    with st.expander("Technical details"):
+        st.code("".join(traceback.format_exception(exc))[-4000:])
+
+
+# ---------------------------------------------------------------------------
+# Results
+
+
+def status_badge(status: str) -> str:
+    label, colour, _ = STATUS_STYLE.get(status, STATUS_STYLE["unknown"])
+    return f":{colour}-background[**{label}**]"
+
+
+def format_value(value, unit: str) -> str:
+    if value is None:
+        return "not measured"
+    if unit in ("steps/min",):
+        return f"{value:.0f} {unit}"
+    if unit in ("deg", "deg range"):
+        return f"{value:.0f}° {'range' if unit == 'deg range' else ''}".strip()
+    return f"{value:.2f} {unit}".strip()
+
+
+def unit_lines(report, height_m: float | None, belt_kmh: float | None) -> list[str]:
+    """Step length and speed in metres and km/h, from the runner's height and/or the belt speed."""
+    lines = []
+    step = (report.metrics.get("step_length_leg") or {}).get("median")
+    cadence = report.cadence_spm
+    if height_m:
+        leg = LEG_PER_HEIGHT * height_m
+        lines.append(f"Leg length ≈ {leg:.2f} m (0.53 × height {height_m:.2f} m, an approximation).")
+        if step:
+            step_m = step * leg
+            text = f"Step length ≈ {step_m:.2f} m"
+            if cadence:
+                text += f", speed ≈ {step_m * cadence / 60 * 3.6:.1f} km/h"
+            lines.append(text + " (from your height).")
+    if belt_kmh and cadence:
+        step_m = belt_kmh / 3.6 / (cadence / 60)
+        text = f"Step length = {step_m:.2f} m from the belt speed ({belt_kmh:.1f} km/h) and cadence"
+        if step:
+            text += f"; that makes your leg length ≈ {step_m / step:.2f} m"
+        lines.append(text + ".")
+    return lines
+
+
+def frame_times(report) -> tuple[dict[int, float], float]:
+    """decode frame index -> seconds into the annotated video (which plays at the file's fps)."""
+    fps = float(report.video.get("fps") or 30.0)
+    frames = np.asarray(report.per_frame.get("frame", []), dtype=int)
+    return {int(f): f / fps for f in frames}, fps
+
+
+def _jump(state_key: str, seconds: float, frame: int) -> None:
+    st.session_state[state_key] = seconds
+    st.session_state[f"{state_key}_frame"] = frame
+
+
+def annotated_frame(video: Path, index: int):
+    """One frame (BGR) of the annotated video, or None."""
+    from formcheck.video import VideoFile
+
+    try:
+        with VideoFile(video, start=index, max_frames=1) as clip:
+            return next((f.bgr for f in clip), None)
+    except FormcheckError:
+        return None
+
+
+def show_results(result: Result, settings: Settings) -> None:
+    report = result.report
+    d = report.to_dict()
+    start_key = f"start_{result.key[:16]}"
+    start = float(st.session_state.get(start_key, 0.0))
+    _, fps = frame_times(report)
+
+    st.subheader(f"{result.source}: {report.direction} {report.gait_type}, {report.setting}")
+    cols = st.columns(4)
+    cols[0].metric("Score", f"{report.score}/100")
+    cols[1].metric("Cadence", f"{report.cadence_spm:.0f} steps/min" if report.cadence_spm else "–")
+    lean = report.metrics["trunk_lean_deg"]["median"]
+    elbow = report.metrics["elbow_angle_deg"]["median"]
+    cols[2].metric("Trunk lean", f"{lean:+.0f}°" if lean is not None else "–")
+    cols[3].metric("Elbow angle", f"{elbow:.0f}°" if elbow is not None else "–")
+    for line in unit_lines(report, settings.height_m, settings.belt_kmh):
+        st.caption(line)
+    if report.direction == "forward":
+        st.warning("This clip shows forward running. formcheck judges backward-running form, so read the "
+                   "cues with that in mind.")
+    for w in report.warnings:
+        st.caption(f"Note: {w}")
+    if result.history_error:
+        st.warning(f"Not saved to history: {result.history_error}")
+
+    portrait = report.video.get("height", 0) > report.video.get("width", 1)
+    video_col, verdict_col = st.columns([2, 3] if portrait else [3, 2])
+    with video_col:
+        if result.video_path is not None:
+            # st.video seeks in whole seconds; the exact frame is shown as a still below it.
+            st.video(str(result.video_path), start_time=int(start))
+            jumped = st.session_state.get(f"{start_key}_frame")
+            if jumped is not None:
+                st.caption(f"The video now starts at {int(start)} s (players seek in whole seconds). "
+                           f"The exact frame {jumped} ({start:.2f} s):")
+                still = annotated_frame(result.video_path, int(jumped))
+                if still is not None:
+                    st.image(still, channels="BGR", width="stretch")
+        else:
+            st.info("The annotated video was not written.")
+    with verdict_col:
+        st.markdown("#### Verdict per cue")
+        frame_to_s, _ = frame_times(report)
+        for rule in d["rules"]:
+            render_verdict(rule, jump_key=start_key, frame_to_s=frame_to_s, prefix=result.key[:12])
+
+    st.markdown("#### Plots")
+    try:
+        pngs = figure_pngs(result, settings.thresholds)
+        c1, c2 = st.columns(2)
+        for i, (name, png) in enumerate(pngs):
+            (c1 if i % 2 == 0 else c2).image(png, width="stretch")
+    except Exception as exc:  # noqa: BLE001 - a plot must not hide the verdicts
+        show_unexpected(exc, "drawing the plots")
+
+    st.markdown("#### Steps")
+    steps = step_table(d["contacts"])
+    if steps:
+        st.dataframe(steps, hide_index=True, width="stretch")
+    else:
+        st.info("No foot contacts were found.")
+
+    st.markdown("#### Downloads")
+    stem = Path(result.source).stem
+    c1, c2, c3 = st.columns(3)
+    if result.video_path is not None:
+        c1.download_button("Annotated video (MP4)", data=result.video_path.read_bytes(),
+                           file_name=f"{stem}.formcheck.mp4", mime="video/mp4", key=f"dl_v_{result.key[:12]}")
+    c2.download_button("Report (JSON)", data=result.json_text, file_name=f"{stem}.formcheck.json",
+                       mime="application/json", key=f"dl_j_{result.key[:12]}")
+    c3.download_button("Per-frame data (CSV)", data=result.csv_bytes, file_name=f"{stem}.formcheck.csv",
+                       mime="text/csv", key=f"dl_c_{result.key[:12]}")
+    st.caption(f"formcheck {__version__} · analysed in {result.elapsed_s:.0f} s"
+               + (f" · saved to history as session {result.history_id}" if result.history_id else ""))
+
+
+def render_verdict(rule: dict, jump_key: str | None = None, frame_to_s: dict | None = None,
+                   prefix: str = "") -> None:
+    with st.container(border=True):
+        value = format_value(rule.get("value"), rule.get("unit", ""))
+        st.markdown(f"{status_badge(rule['status'])} **{rule['title']}**: {value}  \n"
+                    f"Target: {rule['target']}  \n{rule['cue']}")
+        frames = {}  # label -> frame: frames a few ms apart get one button
+        for f in rule.get("frames") or []:
+            t = (frame_to_s or {}).get(int(f))
+            if t is not None:
+                frames.setdefault(f"{t:.1f} s", (int(f), t))
+        if jump_key and frames:
+            row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+            row.markdown(":gray[See it at:]", width="content")
+            for label, (f, t) in list(frames.items())[:4]:
+                row.button(label, key=f"jump_{prefix}_{rule['id']}_{f}", on_click=_jump, args=(jump_key, t, f),
+                           help=f"Jump the video to frame {f}")
+
+
+def step_table(contacts: list[dict]) -> list[dict]:
+    rows = []
+    prev_t = None
+    for i, c in enumerate(contacts):
+        step_s = None if prev_t is None else c["time_s"] - prev_t
+        rows.append({"step": i + 1, "foot": c["foot"], "time (s)": round(c["time_s"], 2),
+                     "strike": c["strike"],
+                     "foot pitch (°)": None if c.get("foot_pitch_deg") is None else round(c["foot_pitch_deg"], 1),
+                     "contact time (s)": round(c["contact_time_s"], 3),
+                     "step time (s)": None if step_s is None else round(step_s, 3),
+                     "cadence (steps/min)": None if not step_s else round(60.0 / step_s)})
+        prev_t = c["time_s"]
+    return rows
+
+
+def score_figure(findings, score: int):
+    """Where each cue landed (fail / caution / pass), and the score they add up to."""
+    import matplotlib.pyplot as plt
+
+    from formcheck.rules import NOT_SCORED
+
+    position = {"fail": 0.0, "caution": 0.5, "pass": 1.0}
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(findings) + 1.0), layout="constrained")
+    for y, f in enumerate(reversed(findings)):
+        ax.plot([0, 1], [y, y], color="#e3e3e3", lw=6, solid_capstyle="round", zorder=1)
+        if f.status in position:
+            ax.scatter([position[f.status]], [y], s=90, color=STATUS_STYLE[f.status][2], zorder=3)
+        else:
+            ax.text(0.5, y, "not judged", ha="center", va="center", fontsize=7, color="#777777")
+        if f.id in NOT_SCORED:
+            ax.text(1.06, y, "not scored", va="center", fontsize=6, color="#777777")
+    ax.set_yticks(range(len(findings)), [f.title for f in reversed(findings)], fontsize=7)
+    ax.set_xticks([0, 0.5, 1], ["fail", "caution", "pass"], fontsize=8)
+    ax.set_xlim(-0.08, 1.3)
+    ax.set_ylim(-0.7, len(findings) - 0.3)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    ax.set_title(f"Score {score}/100\n(per judged cue: pass = 1, caution = ½, fail = 0)", fontsize=9)
+    return fig
+
+
+def figure_pngs(result: Result, th: Thresholds) -> list[tuple[str, bytes]]:
+    """The plots as PNG bytes, drawn once per result and thresholds (reruns reuse them)."""
+    import matplotlib.pyplot as plt
+
+    key = repr(th)
+    if key not in result.figures:
+        pngs = []
+        for name, fig in make_figures(result.report, th):
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110)
+            plt.close(fig)
+            pngs.append((name, buf.getvalue()))
+        result.figures = {key: pngs}  # only the latest thresholds
+    return result.figures[key]
+
+
+def make_figures(report, th: Thresholds) -> list[tuple[str, object]]:
+    """Trunk lean, elbow angle (target bands shaded), foot heights with contacts, cadence per step, score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pf = report.per_frame
+    t = np.asarray(pf.get("time_s", []), dtype=float)
+    figs = []
+
+    def band_plot(name, column, pass_band, caution_band, ylabel, title):
+        fig, ax = plt.subplots(figsize=(6, 2.8), layout="constrained")
+        y = np.asarray(pf.get(column, np.full(len(t), np.nan)), dtype=float)
+        ax.axhspan(*caution_band, color=STATUS_STYLE["caution"][2], alpha=0.12, label="caution")
+        ax.axhspan(*pass_band, color=STATUS_STYLE["pass"][2], alpha=0.2, label="target")
+        ax.plot(t, y, color="#1f4e79", lw=1.2, label=ylabel)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.legend(loc="upper right", fontsize=7, ncol=3)
+        figs.append((name, fig))
+
+    band_plot("trunk_lean", "trunk_lean_deg", th.trunk_lean_pass, th.trunk_lean_caution, "trunk lean (°)",
+              "Trunk lean (+ = toward the chest)")
+    band_plot("elbow", "elbow_angle_deg", th.elbow_pass, th.elbow_caution, "elbow angle (°)",
+              "Elbow angle, near arm")
+
+    fig, ax = plt.subplots(figsize=(6, 2.8), layout="constrained")
+    colours = {"left": "#1f77b4", "right": "#d62728"}
+    frame_pos = {int(f): i for i, f in enumerate(pf.get("frame", []))}
+    for foot in ("left", "right"):
+        h = np.asarray(pf.get(f"{foot}_foot_height_leg", np.full(len(t), np.nan)), dtype=float)
+        ax.plot(t, h, color=colours[foot], lw=1, label=f"{foot} foot")
+        for c in report.contacts:
+            if c["foot"] == foot and c["frame"] in frame_pos:
+                i = frame_pos[c["frame"]]
+                y = h[i] if np.isfinite(h[i]) else 0.0
+                ax.plot(t[i], y, "v", color=colours[foot], ms=6)
+                ax.annotate(foot[0].upper(), (t[i], y), textcoords="offset points", xytext=(0, 6),
+                            ha="center", fontsize=7, color=colours[foot])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("height (leg lengths)")
+    ax.set_title("Foot height above the ground, contacts marked L / R", fontsize=10)
+    ax.legend(loc="upper right", fontsize=7)
+    figs.append(("feet", fig))
+
+    fig, ax = plt.subplots(figsize=(6, 2.8), layout="constrained")
+    times = np.array([c["time_s"] for c in report.contacts])
+    if len(times) > 1:
+        dt = np.diff(times)
+        ok = (dt > 0.15) & (dt < 1.5)
+        mid = (times[1:] + times[:-1]) / 2
+        ax.plot(mid[ok], 60.0 / dt[ok], "o", color="#7a9cc6", ms=3, label="per step")
+        if len(times) > 2:  # a stride (two steps) averages out the left/right timing jitter
+            dt2 = times[2:] - times[:-2]
+            ok2 = (dt2 > 0.3) & (dt2 < 3.0)
+            ax.plot(times[1:-1][ok2], 120.0 / dt2[ok2], "-", color="#1f4e79", lw=1.5, label="per stride")
+    ax.axhspan(th.cadence_pass, max(th.cadence_pass + 40, 220), color=STATUS_STYLE["pass"][2], alpha=0.15,
+               label="target")
+    if report.cadence_spm:
+        ax.axhline(report.cadence_spm, color="black", ls="--", lw=1, label=f"clip {report.cadence_spm:.0f}")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("steps/min")
+    ax.set_title("Cadence per step", fontsize=10)
+    ax.legend(loc="lower right", fontsize=7, ncol=4)
+    figs.append(("cadence", fig))
+
+    figs.append(("score", score_figure(report.rules, report.score)))
+    return figs
+
+
+# ---------------------------------------------------------------------------
+# Upload tab
+
+
+def upload_tab(settings: Settings) -> None:
+    limit = upload_limit_mb()
+    st.markdown("Film the runner **side-on**, whole body in view, camera still. "
+                f"Video files ({', '.join(VIDEO_TYPES)}) up to **{limit} MB** and "
+                f"**{settings.max_duration_s:.0f} s**.")
+    uploaded = st.file_uploader("Drop a clip here", type=VIDEO_TYPES, key="clip_upload",
+                                help=f"Up to {limit} MB. 60 fps or more gives better contact timing.")
+    clips = sample_clips()
+    if clips:
+        st.caption("No clip at hand? Try a sample:")
+        cols = st.columns(min(len(clips), 4))
+        for i, clip in enumerate(clips):
+            if cols[i % len(cols)].button(f"Try sample: {clip.stem}", key=f"sample_{clip.name}"):
+                st.session_state["active"] = {"kind": "sample", "path": str(clip), "name": clip.name}
+    else:
+        st.caption(f"No sample clips found in {sample_dir()}.")
+
+    if uploaded is not None and st.session_state.get("upload_id") != uploaded.file_id:
+        st.session_state["upload_id"] = uploaded.file_id
+        st.session_state["active"] = {"kind": "upload", "file_id": uploaded.file_id, "name": uploaded.name}
+    active = st.session_state.get("active")
+    if active and active["kind"] == "upload" and (uploaded is None or uploaded.file_id != active["file_id"]):
+        active = None  # the upload was removed
+    if not active:
+        return
+    if active["kind"] == "sample":
+        review_clip(Path(active["path"]), active["name"], settings)
+    else:
+        handle_upload(uploaded.name, uploaded.size, uploaded.getbuffer(), settings, file_id=uploaded.file_id)
+
+
+def handle_upload(name: str, size: int, data, settings: Settings, file_id: str | None = None) -> Result | None:
+    """Validate an uploaded file, store it in a temp folder and review it (errors -> error panel)."""
+    try:
+        check_upload(name, size)
+        saved: dict = st.session_state.setdefault("upload_files", {})
+        if file_id is None or file_id not in saved:
+            folder = Path(tempfile.mkdtemp(prefix="formcheck-upload-"))
+            path = folder / (Path(name).name or "clip.mp4")
+            path.write_bytes(bytes(data))
+            for old in saved.values():  # one upload on disk per session
+                shutil.rmtree(Path(old["path"]).parent, ignore_errors=True)
+            saved.clear()
+            saved[file_id or name] = {"path": str(path), "sha": file_sha(path)}
+        entry = saved[file_id or name]
+    except FormcheckError as exc:
+        st.error(str(exc))
+        return None
+    except Exception as exc:  # noqa: BLE001
+        show_unexpected(exc, f"reading {name}")
+        return None
+    return review_clip(Path(entry["path"]), name, settings, sha=entry["sha"])
+
+
+def review_path(path: str | Path, settings: Settings | None = None) -> Result | None:
+    """Run a file on disk through the same checks as an upload (for tests and scripts)."""
+    path = Path(path)
+    size = path.stat().st_size if path.exists() else 0
+    data = path.read_bytes() if path.exists() else b""
+    return handle_upload(path.name, size, data, settings or Settings())
+
+
+# ---------------------------------------------------------------------------
+# Live tab
+
+
+def _patch_ice_for_tests() -> None:
+    """TEST-ONLY (FORMCHECK_ICE_LOOPBACK=1): offer 127.0.0.1 as the ICE host candidate.
+
+    aioice leaves loopback out of its host candidates, so in a network namespace that
+    has only loopback (the browser tests) the server would offer none and ICE fails.
+    """
+    if os.environ.get("FORMCHECK_ICE_LOOPBACK") != "1":
+        return
+    import aioice.ice
+
+    if getattr(aioice.ice.get_host_addresses, "_formcheck_loopback", False):
+        return
+
+    def loopback_only(use_ipv4: bool = True, use_ipv6: bool = True) -> list[str]:
+        return ["127.0.0.1"] if use_ipv4 else []
+
+    loopback_only._formcheck_loopback = True
+    aioice.ice.get_host_addresses = loopback_only
+
+
+def _has_server_runtime() -> bool:
+    """False under streamlit.testing's AppTest (a mocked runtime, where webrtc cannot work)."""
+    try:
+        from streamlit.runtime.runtime import Runtime
+
+        return Runtime.exists() and hasattr(Runtime.instance(), "_session_mgr") and \
+            type(Runtime.instance()).__name__ == "Runtime"
+    except Exception:  # noqa: BLE001
+        return False
+
+
+class LiveHolder:
+    """Bridges the webrtc worker thread (frames) and the script thread (page, summary).
+
+    Kept in st.session_state; the frame callback creates the LiveSession lazily on the
+    first frame so the pose model is only loaded when someone starts the camera.
+    """
+
+    def __init__(self):
+        import threading
+
+        self.lock = threading.Lock()
+        self.session = None
+        self.thresholds = Thresholds()
+        self.was_playing = False
+        self.error: str | None = None
+        self.clock = None
+        self.dropped = 0
+
+    def ensure(self):
+        from formcheck.live import LiveSession, StreamClock
+
+        with self.lock:
+            if self.session is None:
+                self.session = LiveSession(thresholds=self.thresholds, background=True, source="browser camera")
+                self.clock = StreamClock()
+                self.dropped = 0
+            return self.session
+
+    async def on_frames(self, frames):
+        """streamlit-webrtc queued-frames callback: process only the newest frame, drop the rest."""
+        import av
+
+        frame = frames[-1]
+        try:
+            session = self.ensure()
+            self.dropped += len(frames) - 1
+            bgr = frame.to_ndarray(format="bgr24")
+            t_ms, lag_ms = self.clock.stamp(frame.time)
+            annotated = session.process(bgr, t_ms, lag_ms=lag_ms, dropped=self.dropped)
+            out = av.VideoFrame.from_ndarray(annotated, format="bgr24")
+        except Exception as exc:  # noqa: BLE001 - keep the stream alive; show the problem on the page
+            self.error = f"{type(exc).__name__}: {exc}"
+            out = frame
+            return [out]
+        out.pts, out.time_base = frame.pts, frame.time_base
+        return [out]
+
+    def finish(self):
+        """Summarise and close the current session; returns (report or None, message or None)."""
+        with self.lock:
+            session, self.session = self.session, None
+        if session is None:
+            return None, None
+        try:
+            return session.summary(), None
+        except FormcheckError as exc:
+            return None, str(exc)
+        finally:
+            session.close()
+
+
+def live_tab(settings: Settings) -> None:
+    st.markdown("Put the camera side-on to the treadmill, whole body in view, then press **START**. "
+                "Each new camera frame gets the pose and a traffic light per cue, judged on the last "
+                "10 seconds (the same analysis as for clips); frames that arrive while one is being "
+                "processed are skipped so the picture stays current. Press **STOP** to get a summary, "
+                "which is saved to history.")
+    try:
+        from streamlit_webrtc import WebRtcMode, webrtc_streamer
+    except ImportError:
+        st.error("The live check needs streamlit-webrtc: pip install streamlit-webrtc")
+        return
+    if not _has_server_runtime():
+        st.info("The live check needs the Streamlit server: start the app with `streamlit run app.py`.")
+        return
+    _patch_ice_for_tests()
+    holder: LiveHolder = st.session_state.setdefault("live_holder", LiveHolder())
+    holder.thresholds = settings.thresholds
+    video_col, info_col = st.columns([3, 2])
+    with video_col:
+        ctx = webrtc_streamer(
+            key="formcheck-live",
+            mode=WebRtcMode.SENDRECV,
+            rtc_configuration={"iceServers": []},  # same machine or LAN; no STUN/TURN servers are contacted
+            media_stream_constraints={"video": True, "audio": False},  # the camera's own size and shape
+            queued_video_frames_callback=holder.on_frames,
+            async_processing=True,
+            video_html_attrs={"autoPlay": True, "controls": True, "muted": True, "style": {"width": "100%"}},
+        )
+    playing = bool(ctx.state.playing)
+    if holder.was_playing and not playing:
+        report, message = holder.finish()
+        st.session_state["live_summary"] = (report, message)
+        if report is not None and settings.save_history:
+            from formcheck import history
+
+            try:
+                sid = history.save(report, "live camera", kind="live")
+                st.session_state["live_summary"] = (report, f"Saved to history as session {sid}.")
+            except (FormcheckError, OSError) as exc:
+                st.session_state["live_summary"] = (report, f"Not saved to history: {exc}")
+    holder.was_playing = playing
+
+    if playing:
+        with info_col:
+            st.markdown("##### Now")
+            stats_box = st.empty()
+        while True:  # refreshed until the next rerun (STOP or any other widget) interrupts it
+            stats_box.markdown(live_stats_markdown(holder))
+            time.sleep(0.5)
+    with info_col:
+        show_live_summary()
+
+
+def show_live_summary() -> None:
+    summary = st.session_state.get("live_summary")
+    if summary:
+        report, message = summary
+        if report is None:
+            st.warning(message or "The live session was too short to judge.")
+        else:
+            cadence = f"{report.cadence_spm:.0f} steps/min" if report.cadence_spm else "not measured"
+            st.success(f"Session summary ({report.video.get('duration_s', 0):.0f} s): {report.direction} "
+                       f"{report.gait_type}, cadence {cadence}, score {report.score}/100. {message or ''}")
+            for rule in report.to_dict()["rules"]:
+                render_verdict(rule)
+
+
+def live_stats_markdown(holder: LiveHolder) -> str:
+    session = holder.session
+    if holder.error:
+        return f":red[Live processing problem: {html.escape(holder.error)}]"
+    if session is None:
+        return "Connecting… waiting for the first camera frame."
+    s = session.snapshot()
+    lag = f" · lag {s.lag_ms:.0f} ms" if s.lag_ms is not None else ""
+    lines = [f"**{s.fps:.1f} fps** · latency {s.latency_ms:.0f} ms{lag}",
+             f"frames processed: {s.frames} · stale frames skipped: {s.dropped}", ""]
+    if s.cadence_spm is not None:
+        lines.append(f"Rolling {s.window_s:.0f} s:")
+        lines.append(f"- cadence **{s.cadence_spm:.0f} steps/min**")
+        if s.trunk_lean_deg is not None:
+            lines.append(f"- trunk lean {s.trunk_lean_deg:+.0f}°")
+        if s.elbow_angle_deg is not None:
+            lines.append(f"- elbow angle {s.elbow_angle_deg:.0f}°")
+        if s.strikes:
+            lines.append(f"- recent strikes: {', '.join(s.strikes)}")
+    else:
+        lines.append(s.advice() or "Waiting for the first analysis…")
+    return "\n".join(line if line.startswith("-") or not line else line + "  " for line in lines)
+
+
+# ---------------------------------------------------------------------------
+# History tab
+
+
+def history_tab() -> None:
+    from formcheck import history
+
+    try:
+        store = history.History()
+        sessions = store.list_sessions()
+    except FormcheckError as exc:
+        st.error(str(exc))
+        return
+    st.caption(f"History file: {store.path}")
+    if not sessions:
+        st.info("No sessions yet. Analyse a clip or run a live check; results are saved here.")
+        return
+    rows = [{"id": s["id"], "date": s["created_at"].replace("T", " ")[:16], "source": s["source"],
+             "kind": s["kind"], "direction": s["direction"],
+             "cadence": None if s["cadence_spm"] is None else round(s["cadence_spm"]),
+             "score": s["score"]} for s in sessions]
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+    st.markdown("#### Trends")
+    if len(sessions) < 2:
+        st.caption("Trends need two or more sessions; here is the first one.")
+    try:
+        fig = trend_figure(store)
+        if fig is not None:
+            import matplotlib.pyplot as plt
+
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100)
+            plt.close(fig)
+            st.image(buf.getvalue(), width="stretch")
+    except Exception as exc:  # noqa: BLE001
+        show_unexpected(exc, "drawing the trends")
+
+    st.markdown("#### One session")
+    labels = {s["id"]: f"#{s['id']} {s['created_at'][:16].replace('T', ' ')} {s['source']} ({s['kind']})"
+              for s in sessions}
+    chosen = st.selectbox("Session", list(labels), format_func=labels.get, key="history_pick")
+    if chosen is not None:
+        entry = store.get(chosen)
+        if entry:
+            rep = entry["report"]
+            st.markdown(f"**{entry['source']}**: {rep.get('direction')} {rep.get('gait_type')}, "
+                        f"score {rep.get('score')}/100")
+            for rule in rep.get("rules", []):
+                render_verdict(rule)
+            st.download_button("Report (JSON)", data=json.dumps(rep, indent=2),
+                               file_name=f"formcheck-session-{chosen}.json", mime="application/json",
+                               key=f"hist_dl_{chosen}")
+            if st.button("Delete this session", key=f"hist_del_{chosen}"):
+                store.delete(chosen)
+                st.rerun()
+
+
+def trend_figure(store):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rules = [(rid, title) for rid, title in store.rule_ids()]
+    series = []
+    for rid, title in rules:
+        points = [p for p in store.trend(rid) if p["value"] is not None]
+        if points:
+            series.append((title, points))
+    sessions = store.list_sessions()[::-1]
+    if not series and not sessions:
+        return None
+    n = len(series) + 1
+    ncols = 3
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(11, 2.3 * nrows), layout="constrained", squeeze=False)
+    axes = axes.ravel()
+    ax = axes[0]
+    ax.plot(range(1, len(sessions) + 1), [s["score"] for s in sessions], "o-", color="#1f4e79")
+    ax.set_title("Score", fontsize=9)
+    ax.set_ylim(0, 100)
+    order = {s["id"]: i + 1 for i, s in enumerate(sessions)}
+    for ax, (title, points) in zip(axes[1:], series):
+        x = [order.get(p["session_id"], 0) for p in points]
+        ax.plot(x, [p["value"] for p in points], "-", color="#999999", lw=1)
+        ax.scatter(x, [p["value"] for p in points], c=[STATUS_STYLE[p["status"]][2] for p in points], s=25,
+                   zorder=3)
+        ax.set_title(f"{title} ({points[0]['unit']})", fontsize=9)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes[:n]:
+        ax.set_xlabel("session (oldest → newest)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_xlim(0.5, len(sessions) + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=min(len(sessions), 8), integer=True))
+    for ax in axes[n:]:
+        ax.axis("off")
+    return fig
+
+
+# ---------------------------------------------------------------------------
+
+
+def main() -> None:
+    st.set_page_config(page_title="formcheck: backward-running form", layout="wide")
+    st.title("formcheck")
+    st.caption("Checks backward-running (retro-running) form from a side-view video.")
+    settings = sidebar()
+    tab_upload, tab_live, tab_history = st.tabs(["Upload review", "Live treadmill check", "History"])
+    with tab_upload:
+        try:
+            upload_tab(settings)
+        except Exception as exc:  # noqa: BLE001
+            show_unexpected(exc, "showing the upload page")
+    with tab_history:  # before the live tab: the live page keeps its script run busy while playing
+        try:
+            history_tab()
+        except Exception as exc:  # noqa: BLE001
+            show_unexpected(exc, "showing the history")
+    with tab_live:
+        try:
+            live_tab(settings)
+        except Exception as exc:  # noqa: BLE001
+            show_unexpected(exc, "running the live check")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,563 @@
+"""Live form check: the same analysis as for clips, on the last seconds of a webcam stream.
+
+``LiveSession`` takes frames one at a time (``process(bgr, t_ms)``), finds the pose
+on each, keeps a bounded buffer of poses, re-judges the last ``window_s`` seconds
+with ``formcheck.analysis.analyse_pose`` every ``analyse_every_s`` seconds, and
+draws the skeleton plus one traffic light per cue on the frame. ``summary()``
+judges the whole session (up to ``max_session_s``) the same way and returns a
+Report. Front ends:
+
+* the Streamlit app's "Live treadmill check" tab (``streamlit-webrtc``), and
+* ``run_camera_window(index)``: an OpenCV window on a local camera
+  (``formcheck live --camera 0``).
+
+Both drop stale frames instead of queueing them: only the newest frame is
+processed, so the picture stays current when pose estimation is slower than
+the camera.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import pose as P
+from .analysis import analyse_pose
+from .config import Thresholds
+from .errors import CameraError, InputError, NoPersonError
+from .pose import N_LANDMARKS, PoseEstimator, PoseSeries
+from .render import draw_panel, draw_skeleton
+from .report import Report
+
+WINDOW_S = 10.0  # rolling analysis window
+ANALYSE_EVERY_S = 0.5  # how often the window is re-judged (stream time)
+MIN_WINDOW_S = 3.0  # no verdicts until this much of the runner has been seen
+MAX_SESSION_S = 600.0  # summary() judges at most the last 10 minutes
+MAX_FPS = 60.0  # buffer sizes assume at most this many frames per second
+MIN_GOOD_FPS = 12  # below this a ~0.25 s ground contact spans too few processed frames to be found
+RESAMPLE_FPS = 30.0  # the analysis sees the pose on this uniform grid (see resample_uniform)
+MAX_GAP_S = 0.25  # longer gaps between processed frames are left empty, not interpolated
+# Cues that need longer than a rolling window, or only describe: not shown as live lights.
+LIVE_HIDDEN = {"contact_time", "head_check"}
+
+
+@dataclass
+class LiveStats:
+    """What the last processed frame measured; safe to read from another thread."""
+
+    frames: int = 0  # frames processed
+    dropped: int = 0  # frames skipped because a newer one had arrived (front ends count these)
+    fps: float = 0.0  # processed frames per second (wall clock, smoothed)
+    latency_ms: float = 0.0  # pose + drawing time of the last frame
+    detected: bool = False
+    cadence_spm: float | None = None
+    trunk_lean_deg: float | None = None
+    elbow_angle_deg: float | None = None
+    strikes: tuple[str, ...] = ()  # recent contacts, oldest first, e.g. ("L forefoot", "R flat")
+    window_s: float = 0.0  # seconds of pose in the rolling window
+    analysed_at_ms: float | None = None  # stream time of the last rolling analysis
+    lag_ms: float | None = None  # how far behind the camera clock processing runs (see StreamClock)
+    state: str = "starting"  # starting | no runner | warming up | no clear steps | judging
+
+    def advice(self) -> str | None:
+        """One sentence for the user when there are no verdicts yet."""
+        if self.state == "no runner":
+            return "No runner in view: stand side-on with the whole body in the picture."
+        if self.state == "warming up":
+            return f"Warming up: {min(self.window_s, MIN_WINDOW_S):.0f} of {MIN_WINDOW_S:.0f} s seen."
+        if self.state == "no clear steps":
+            slow = f" Only {self.fps:.0f} fps are processed; foot contacts need about {MIN_GOOD_FPS} or more." \
+                if 0 < self.fps < MIN_GOOD_FPS else ""
+            return "No clear running steps in the last seconds yet." + slow
+        return None
+
+    def lines(self) -> list[str]:
+        """Short text lines for the on-frame panel and the page."""
+        out = [f"{self.fps:4.1f} fps  latency {self.latency_ms:3.0f} ms"
+               + (f"  lag {self.lag_ms:3.0f} ms" if self.lag_ms is not None else "")]
+        if self.cadence_spm is not None:
+            out.append(f"cadence {self.cadence_spm:.0f} spm")
+        if self.trunk_lean_deg is not None:
+            out.append(f"lean {self.trunk_lean_deg:+.0f} deg")
+        if self.elbow_angle_deg is not None:
+            out.append(f"elbow {self.elbow_angle_deg:.0f} deg")
+        if self.strikes:
+            out.append("strikes " + ", ".join(self.strikes[-2:]))
+        return out
+
+
+class LiveSession:
+    """Rolling form analysis of a live stream. Feed frames with ``process``.
+
+    Timestamps must increase (ms, any origin). Memory is bounded: the rolling
+    window holds at most ``window_s * MAX_FPS`` poses, the session record at most
+    ``max_session_s * MAX_FPS``.
+
+    With ``background=True`` the rolling analysis runs in a worker thread so a
+    frame never waits for it (for interactive front ends); with ``False`` it runs
+    inline (deterministic, for tests and offline replays).
+    """
+
+    def __init__(self, model=None, thresholds: Thresholds | None = None, *, window_s: float = WINDOW_S,
+                 analyse_every_s: float = ANALYSE_EVERY_S, max_session_s: float = MAX_SESSION_S,
+                 background: bool = False, estimator: PoseEstimator | None = None, source: str = "live camera",
+                 panel: str = "side"):
+        self.thresholds = thresholds or Thresholds()
+        self.window_s = float(window_s)
+        self.analyse_every_s = float(analyse_every_s)
+        self.source = source
+        self.background = background
+        if panel not in ("side", "overlay"):
+            raise ValueError(f"panel must be 'side' or 'overlay', not {panel!r}")
+        self.panel = panel
+        self._window: collections.deque = collections.deque(maxlen=int(window_s * MAX_FPS) + 1)
+        self._record: collections.deque = collections.deque(maxlen=int(max_session_s * MAX_FPS) + 1)
+        self._own_estimator = estimator is None
+        # One pose: MediaPipe then tracks the runner and skips its person detector on most frames
+        # (about 40 % faster than looking for two); _pick_runner still keeps to the same person.
+        self._estimator = (estimator if estimator is not None
+                           else PoseEstimator(model, live=True, num_poses=1).__enter__())
+        self._lock = threading.Lock()  # guards _rolling / stats against the analysis thread
+        self._worker: threading.Thread | None = None
+        self._rolling: Report | None = None
+        self._rolling_near = "left"
+        self._last_analysis_ms: float | None = None
+        self._last_t_ms: float | None = None
+        self._last_center: np.ndarray | None = None
+        self._size: tuple[int, int] = (0, 0)  # width, height
+        self._wall_last: float | None = None
+        self._started = time.time()
+        self.stats = LiveStats()
+        self.closed = False
+
+    # -- frames in ---------------------------------------------------------
+
+    def process(self, bgr: np.ndarray, t_ms: float, draw: bool = True, *, lag_ms: float | None = None,
+                dropped: int | None = None) -> np.ndarray:
+        """Find the pose on one frame, update the rolling analysis when due, and return the annotated
+        frame: the skeleton is drawn on ``bgr`` in place, and the cue panel beside it (a new, wider
+        image) or, with ``panel="overlay"``, over it (``bgr`` itself is returned).
+        ``t_ms`` must not go backwards (it is clamped if it does).
+        ``lag_ms`` and ``dropped`` are the front end's measurements, shown with the stats."""
+        if self.closed:
+            raise ValueError("LiveSession is closed")
+        t0 = time.perf_counter()
+        h, w = bgr.shape[:2]
+        if self._size != (w, h):
+            if self._size != (0, 0):  # the camera changed resolution: old pixels mean nothing now
+                self._window.clear()
+                self._last_center = None
+            self._size = (w, h)
+        if self._last_t_ms is not None and t_ms <= self._last_t_ms:
+            t_ms = self._last_t_ms + 1.0  # tolerate duplicate stamps; never go back
+        self._last_t_ms = t_ms
+        with self._lock:
+            if lag_ms is not None:
+                self.stats.lag_ms = lag_ms
+            if dropped is not None:
+                self.stats.dropped = dropped
+        people = self._estimator.detect(bgr, t_ms)
+        row = self._pick_runner(people)
+        entry = (float(t_ms), row.astype(np.float32), w, h)
+        self._window.append(entry)
+        self._record.append(entry)
+        self._trim_window(t_ms)
+        self._maybe_analyse(t_ms)
+        out = self._draw(bgr, row) if draw else bgr
+        self._update_timing(time.perf_counter() - t0)
+        return out
+
+    def _pick_runner(self, people: np.ndarray) -> np.ndarray:
+        """The person nearest the runner of the previous frames (the largest one at first)."""
+        if not len(people):
+            return np.full((N_LANDMARKS, 3), np.nan)
+        hips = people[:, [P.LEFT_HIP, P.RIGHT_HIP], :2].mean(axis=1)
+        shoulders = people[:, [P.LEFT_SHOULDER, P.RIGHT_SHOULDER], :2].mean(axis=1)
+        torso = np.linalg.norm(shoulders - hips, axis=1)
+        if self._last_center is None or len(people) == 1:
+            best = int(np.argmax(torso))
+        else:
+            best = int(np.argmin(np.linalg.norm(hips - self._last_center, axis=1)))
+        self._last_center = hips[best]
+        return people[best]
+
+    def _trim_window(self, t_ms: float) -> None:
+        while self._window and self._window[0][0] < t_ms - self.window_s * 1000.0:
+            self._window.popleft()
+
+    # -- rolling analysis ----------------------------------------------------
+
+    def _maybe_analyse(self, t_ms: float) -> None:
+        if self._last_analysis_ms is not None and t_ms - self._last_analysis_ms < self.analyse_every_s * 1000.0:
+            return
+        if self._worker is not None and self._worker.is_alive():
+            return  # still busy with the previous window: skip, never queue
+        self._last_analysis_ms = t_ms
+        snapshot = list(self._window)
+        if self.background:
+            self._worker = threading.Thread(target=self._analyse_window, args=(snapshot, t_ms), daemon=True,
+                                            name="formcheck-live-analysis")
+            self._worker.start()
+        else:
+            self._analyse_window(snapshot, t_ms)
+
+    def _analyse_window(self, entries: list, t_ms: float) -> None:
+        series = _series(entries)
+        seen = series.detected if series is not None else np.zeros(0, bool)
+        span = (series.t_ms[seen][-1] - series.t_ms[seen][0]) / 1000.0 if seen.sum() > 1 else 0.0
+        report = None
+        if span >= MIN_WINDOW_S and seen.mean() >= 0.5:
+            try:
+                report = _judge(series, {"path": self.source, "live": True}, self.thresholds)
+            except Exception:  # noqa: BLE001 - a bad window must never stop the stream
+                report = None
+        with self._lock:
+            self._rolling = report
+            if report is not None:
+                self._rolling_near = report.runner.get("near_side", "left")
+            s = self.stats
+            s.window_s = span
+            s.analysed_at_ms = t_ms
+            if span < MIN_WINDOW_S:
+                s.state = "warming up" if seen.any() else "no runner"
+            else:
+                s.state = "judging" if report is not None and report.cadence_spm is not None else "no clear steps"
+            if report is None:
+                s.cadence_spm = s.trunk_lean_deg = s.elbow_angle_deg = None
+                s.strikes = ()
+            else:
+                s.cadence_spm = report.cadence_spm
+                s.trunk_lean_deg = report.metrics["trunk_lean_deg"]["median"]
+                s.elbow_angle_deg = report.metrics["elbow_angle_deg"]["median"]
+                s.strikes = tuple(f"{c['foot'][0].upper()} {c['strike']}" for c in report.contacts[-4:])
+
+    @property
+    def rolling(self) -> Report | None:
+        """The report of the latest rolling window (None until enough has been seen)."""
+        with self._lock:
+            return self._rolling
+
+    def wait_for_analysis(self, timeout: float = 5.0) -> None:
+        """Block until a background analysis in progress has finished."""
+        if self._worker is not None:
+            self._worker.join(timeout)
+
+    @property
+    def buffered(self) -> int:
+        """Poses in the rolling window."""
+        return len(self._window)
+
+    @property
+    def recorded(self) -> int:
+        """Poses kept for the session summary."""
+        return len(self._record)
+
+    @property
+    def buffer_limits(self) -> tuple[int, int]:
+        return self._window.maxlen, self._record.maxlen
+
+    # -- drawing -------------------------------------------------------------
+
+    def _draw(self, bgr: np.ndarray, row: np.ndarray) -> np.ndarray:
+        h, w = bgr.shape[:2]
+        scale = max(h, w) / 1000.0
+        with self._lock:
+            report, near, stats = self._rolling, self._rolling_near, self.stats
+            lines = stats.lines()
+            span = stats.window_s
+        if np.isfinite(row[[P.LEFT_HIP, P.RIGHT_HIP], :2]).all():
+            draw_skeleton(bgr, row[:, :2], near, scale)
+        if not np.isfinite(row[P.LEFT_HIP, 0]):
+            lines.append("no runner in view")
+        elif stats.state == "warming up":
+            lines.append(f"warming up: {min(span, MIN_WINDOW_S):.0f}/{MIN_WINDOW_S:.0f} s")
+        elif stats.state == "no clear steps":
+            lines.append("no clear steps yet")
+        if report is None:
+            findings = []
+        else:
+            findings = [f for f in report.rules if f.id not in LIVE_HIDDEN]
+        title = f"live: {report.direction} {report.gait_type}" if report else "live"
+        if self.panel == "overlay":
+            draw_panel(bgr, findings, scale, lines, title=title)
+            return bgr
+        # A panel beside the picture, sized to the frame height, so it never hides the runner
+        # (a webcam frame is small and often portrait: an overlay would cover half of it).
+        pscale = h / 780.0
+        panel = np.full((h, int(360 * pscale) + 40, 3), 32, np.uint8)
+        draw_panel(panel, findings, pscale, lines, title=title)
+        return np.hstack([bgr, panel])
+
+    def _update_timing(self, elapsed_s: float) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            s = self.stats
+            s.frames += 1
+            s.latency_ms = elapsed_s * 1000.0 if s.frames == 1 else 0.8 * s.latency_ms + 200.0 * elapsed_s
+            if self._wall_last is not None:
+                dt = now - self._wall_last
+                if dt > 0:
+                    s.fps = 1.0 / dt if s.fps == 0 else 0.9 * s.fps + 0.1 / dt
+            self._wall_last = now
+            s.detected = self._last_center is not None and bool(np.isfinite(self._window[-1][1][P.LEFT_HIP, 0]))
+
+    def snapshot(self) -> LiveStats:
+        """A copy of the current stats (for display in another thread)."""
+        with self._lock:
+            return LiveStats(**vars(self.stats))
+
+    # -- the whole session -----------------------------------------------------
+
+    def summary(self) -> Report:
+        """Judge everything recorded (at most the last ``max_session_s``); raises NoPersonError if
+        the runner was never seen long enough."""
+        self.wait_for_analysis()
+        series = _series(list(self._record))
+        if series is None or series.detected.sum() < 2:
+            raise NoPersonError("No runner was seen in this live session: stand side-on to the camera "
+                                "with the whole body in view.")
+        seen = series.t_ms[series.detected]
+        duration = (series.t_ms[-1] - series.t_ms[0]) / 1000.0
+        fps = (len(series) - 1) / duration if duration > 0 else 0.0
+        video = {"path": self.source, "live": True, "fps": round(fps, 2), "frames": len(series),
+                 "duration_s": round(duration, 2), "width": series.width, "height": series.height,
+                 "seen_s": round((seen[-1] - seen[0]) / 1000.0, 2),
+                 "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self._started))}
+        return _judge(series, video, self.thresholds)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.wait_for_analysis()
+        if self._own_estimator:
+            self._estimator.__exit__(None, None, None)
+
+    def __enter__(self) -> "LiveSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _series(entries: list) -> PoseSeries | None:
+    """PoseSeries of buffered (t_ms, row, w, h) entries of the latest frame size, on a uniform time grid."""
+    if not entries:
+        return None
+    w, h = entries[-1][2], entries[-1][3]
+    entries = [e for e in entries if (e[2], e[3]) == (w, h)]
+    rows = np.stack([e[1] for e in entries]).astype(np.float64)
+    t_ms = np.array([e[0] for e in entries])
+    return resample_uniform(PoseSeries.from_frames(rows, t_ms, np.arange(len(entries)), w, h))
+
+
+def resample_uniform(series: PoseSeries, fps: float = RESAMPLE_FPS, max_gap_s: float = MAX_GAP_S) -> PoseSeries:
+    """The series on a uniform ``fps`` grid, by linear interpolation between the frames that were processed.
+
+    A live stream's processed frames are irregular (stale ones are dropped, so the spacing
+    jitters between one and several camera frames) and often fewer than 30 a second. The
+    analysis counts frames (a contact must last a few of them) and filters at a fixed
+    rate, so it gets a regular grid: at 12-16 processed fps this keeps the rolling cadence
+    right where the raw irregular series loses steps. Gaps longer than ``max_gap_s``, or
+    next to a frame without the runner, stay empty (NaN), as in the raw series.
+    """
+    t = series.t_ms
+    if len(t) < 2:
+        return series
+    grid = np.arange(t[0], t[-1] + 1e-6, 1000.0 / fps)
+    hi = np.clip(np.searchsorted(t, grid), 0, len(t) - 1)
+    lo = np.clip(hi - 1, 0, len(t) - 1)
+    exact = np.isclose(t[hi], grid, atol=1e-3)
+    lo[exact] = hi[exact]
+    seen = series.detected
+    empty = ((t[hi] - t[lo]) > max_gap_s * 1000.0) | ~seen[lo] | ~seen[hi]
+    n = series.xy.shape[1]
+    flat_xy = series.xy.reshape(len(t), -1)
+    xy = np.full((len(grid), flat_xy.shape[1]), np.nan)
+    for col in range(flat_xy.shape[1]):
+        v = flat_xy[:, col]
+        ok = np.isfinite(v)
+        if ok.sum() >= 2:
+            xy[:, col] = np.interp(grid, t[ok], v[ok])
+    vis = np.stack([np.interp(grid, t, series.visibility[:, k]) for k in range(n)], axis=1)
+    xy[empty] = np.nan
+    vis[empty] = 0.0
+    return PoseSeries(xy.reshape(len(grid), n, 2), vis, grid, np.arange(len(grid)), series.width, series.height)
+
+
+def _judge(series: PoseSeries, video: dict, thresholds: Thresholds) -> Report:
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices in short or empty windows
+        report, _ = analyse_pose(series, video, thresholds)
+    return report
+
+
+class StreamClock:
+    """Turns camera frame times (seconds, any origin, may be None) into session ms, and
+    measures the lag: how much further behind the camera's clock processing is now than
+    at the first frame (queueing shows up here; a constant transport delay does not).
+
+    A stream that restarts or jumps (new track, clock wrap) is re-anchored so time keeps
+    increasing by about one frame.
+    """
+
+    def __init__(self, frame_ms: float = 1000.0 / 30.0):
+        self.frame_ms = frame_ms
+        self._pts0: float | None = None
+        self._wall0: float | None = None
+        self._last: float | None = None
+
+    def stamp(self, frame_time_s: float | None, now: float | None = None) -> tuple[float, float | None]:
+        now = time.monotonic() if now is None else now
+        if self._wall0 is None:
+            self._wall0 = now
+        wall_ms = (now - self._wall0) * 1000.0
+        if frame_time_s is None:
+            t = wall_ms if self._last is None else max(wall_ms, self._last + 1.0)
+            self._last = t
+            return t, None
+        if self._pts0 is None:
+            self._pts0 = frame_time_s - (self._last or 0.0) / 1000.0
+        t = (frame_time_s - self._pts0) * 1000.0
+        if self._last is not None and not (self._last < t <= self._last + 5000.0):
+            # jumped back or far ahead: continue from the last time instead
+            t = self._last + self.frame_ms
+            self._pts0 = frame_time_s - t / 1000.0
+        self._last = t
+        return t, max(0.0, wall_ms - t)
+
+
+# ---------------------------------------------------------------------------
+# Newest-frame grabbing (drop stale frames, never queue)
+
+
+class LatestFrame:
+    """Reads an iterable of frames in a thread and keeps only the newest one.
+
+    ``get()`` returns the newest frame not yet returned (waiting up to ``timeout``),
+    or None when the source has ended. Frames that arrive while the consumer is
+    busy are dropped and counted in ``dropped``.
+    """
+
+    def __init__(self, frames: Iterable):
+        self._frames = frames
+        self._cond = threading.Condition()
+        self._latest = None
+        self._ended = False
+        self._stop = False
+        self.error: BaseException | None = None
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, daemon=True, name="formcheck-frame-grabber")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for frame in self._frames:
+                with self._cond:
+                    if self._stop:
+                        break
+                    if self._latest is not None:
+                        self.dropped += 1
+                    self._latest = frame
+                    self._cond.notify()
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            self.error = exc
+        finally:
+            with self._cond:
+                self._ended = True
+                self._cond.notify()
+
+    def get(self, timeout: float = 2.0):
+        with self._cond:
+            self._cond.wait_for(lambda: self._latest is not None or self._ended, timeout)
+            frame, self._latest = self._latest, None
+            return frame
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+        self._thread.join(timeout=2.0)
+
+
+def _has_display() -> bool:
+    import os
+    import sys
+
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | None = None,
+                      width: int | None = None, height: int | None = None, show: bool = True,
+                      max_seconds: float | None = None, save_history: bool = True,
+                      history_path=None, camera_factory: Callable | None = None,
+                      on_frame: Callable[[np.ndarray, LiveStats], None] | None = None,
+                      window_name: str = "formcheck live (q to stop)") -> Report | None:
+    """Live check on a local camera in an OpenCV window; ``q`` or Esc stops it.
+
+    Returns the session's Report (also saved to history unless ``save_history`` is
+    False), or None if the runner was never seen. Raises CameraError when there is
+    no camera at ``index``. ``camera_factory(index, width, height)`` may replace
+    ``formcheck.video.Camera`` (any context manager yielding frames with .bgr/.t_ms);
+    ``on_frame(annotated_bgr, stats)`` is called for every processed frame.
+    """
+    import cv2
+
+    from .video import Camera
+
+    if show and not _has_display():
+        raise InputError("There is no display for the live window (DISPLAY is not set). Run it on a desktop, "
+                         "or use the Streamlit app's Live tab in a browser.")
+    factory = camera_factory or Camera
+    camera = factory(index, width, height)  # raises CameraError with a clear message
+    session = None
+    grabber = None
+    try:
+        session = LiveSession(model, thresholds, background=True, source=f"camera {index}")
+        grabber = LatestFrame(camera)
+        clock = StreamClock()
+        t_start = time.monotonic()
+        while True:
+            frame = grabber.get(timeout=5.0)
+            if frame is None:
+                if grabber.error is not None and not isinstance(grabber.error, StopIteration):
+                    raise CameraError(f"Camera {index} stopped giving frames ({grabber.error}).")
+                break
+            _, lag_ms = clock.stamp(frame.t_ms / 1000.0)
+            out = session.process(frame.bgr, frame.t_ms, lag_ms=lag_ms, dropped=grabber.dropped)
+            if on_frame is not None:
+                on_frame(out, session.snapshot())
+            if show:
+                cv2.imshow(window_name, out)
+                if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                    break
+            if max_seconds is not None and time.monotonic() - t_start >= max_seconds:
+                break
+    finally:
+        if grabber is not None:
+            grabber.stop()
+        if hasattr(camera, "close"):
+            camera.close()
+        if show:
+            cv2.destroyAllWindows()
+    try:
+        report = session.summary()
+    except NoPersonError:
+        report = None
+    finally:
+        session.close()
+    if report is not None and save_history:
+        from . import history
+
+        history.save(report, f"camera {index}", kind="live", path=history_path)
+    return report
+
+
+__all__ = ["LiveSession", "LiveStats", "LatestFrame", "StreamClock", "run_camera_window"]

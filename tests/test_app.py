@@ -1,0 +1,195 @@
+"""The Streamlit app's page logic, through streamlit.testing's AppTest (no browser)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+TREADMILL = ROOT.parent / "shared" / "videos" / "treadmill_forward_male_side.mp4"
+RULE_TITLES = ["Backward running", "Slight forward lean", "Stable upper body", "Elbows near 90°",
+               "Arms swing opposite to legs", "Quick steps (cadence)", "Short steps",
+               "Foot lands close behind the body", "Land on the forefoot", "No heel dragging",
+               "Not too bouncy", "Look over the shoulder now and then", "Ground contact time"]
+
+
+def load_app():
+    spec = importlib.util.spec_from_file_location("formcheck_app", APP)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)  # main() only runs under `streamlit run`
+    return module
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Own history file and sample folder per test; nothing touches the user's data."""
+    monkeypatch.setenv("FORMCHECK_HISTORY", str(tmp_path / "history.sqlite"))
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    monkeypatch.setenv("FORMCHECK_SAMPLE_DIR", str(samples))
+    return samples
+
+
+def new_app(timeout: float = 60):
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(APP), default_timeout=timeout)
+
+
+def texts(at) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "success", "subheader")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_app_loads_with_three_tabs_and_settings():
+    at = new_app().run()
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["Upload review", "Live treadmill check", "History"]
+    assert not at.error
+    labels = [w.label for w in at.sidebar.number_input]
+    assert {"Runner height (m)", "Treadmill belt speed (km/h)", "Slow-motion factor",
+            "Longest clip to analyse (s)"} <= set(labels)
+    body = texts(at)
+    assert "400 MB" in body  # the upload limit is stated
+    assert "No sample clips found" in body  # the sample folder is empty: said, not an error
+    assert "No sessions yet" in body
+
+
+@pytest.mark.parametrize("name,content,expect", [
+    ("run.mp4", b"this is text pretending to be a video\n" * 20, "run.mp4"),
+    ("empty.mov", b"", "empty"),
+])
+def test_bad_upload_shows_an_error_panel_not_an_exception(name, content, expect):
+    at = new_app().run()
+    at.file_uploader(key="clip_upload").set_value((name, content, "application/octet-stream")).run()
+    assert not at.exception
+    assert at.error, "an error panel is shown"
+    assert expect in at.error[0].value
+    assert "Traceback" not in at.error[0].value
+    # the app keeps serving: another rerun works
+    at.run()
+    assert not at.exception
+
+
+def test_upload_checks_type_and_size():
+    app = load_app()
+    from formcheck.errors import InputError
+
+    app.check_upload("run.MP4", 10 * 1024 * 1024, limit_mb=400)
+    with pytest.raises(InputError, match="limit is 400 MB"):
+        app.check_upload("big.mp4", 401 * 1024 * 1024, limit_mb=400)
+    with pytest.raises(InputError, match=r"\.mp4, \.mov"):
+        app.check_upload("notes.txt", 10)
+    assert app.upload_limit_mb() <= app.MAX_UPLOAD_MB
+
+
+@pytest.mark.parametrize("name,expect", [("clip.mp4", "clip.mp4"), ("notes.txt", "not a video file")])
+def test_review_path_with_a_text_file_renders_an_error(tmp_path, name, expect):
+    """The browser's uploader refuses other extensions itself; the app's own check covers the rest."""
+    from streamlit.testing.v1 import AppTest
+
+    bad = tmp_path / name
+    bad.write_text("not a video")
+
+    def script(app_path: str, clip: str):
+        import importlib.util
+        import sys
+
+        spec = importlib.util.spec_from_file_location("formcheck_app", app_path)
+        app = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = app
+        spec.loader.exec_module(app)
+        app.review_path(clip)
+
+    at = AppTest.from_function(script, args=(str(APP), str(bad)), default_timeout=30).run()
+    assert not at.exception
+    assert len(at.error) == 1 and expect in at.error[0].value
+
+
+def test_over_long_clip_is_refused(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    def script(app_path: str, clip: str):
+        import importlib.util
+        import sys
+
+        spec = importlib.util.spec_from_file_location("formcheck_app", app_path)
+        app = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = app
+        spec.loader.exec_module(app)
+        app.review_path(clip, app.Settings(max_duration_s=5))
+
+    at = AppTest.from_function(script, args=(str(APP), str(TREADMILL)), default_timeout=30).run()
+    assert not at.exception
+    assert "12 s long" in at.error[0].value and "5 s" in at.error[0].value
+
+
+def test_bad_thresholds_toml_is_reported_in_the_sidebar():
+    at = new_app().run()
+    at.sidebar.file_uploader(key="thresholds_toml").set_value(
+        ("mine.toml", b"[thresholds]\ncadence_pass = 'fast'\n", "application/toml")).run()
+    assert not at.exception
+    assert any("cadence_pass" in e.value and "mine.toml" in e.value for e in at.sidebar.error)
+    good = b"[thresholds]\ncadence_pass = 175\n"
+    at.sidebar.file_uploader(key="thresholds_toml").set_value(("mine.toml", good, "application/toml")).run()
+    assert not at.sidebar.error
+    cadence = [w for w in at.sidebar.number_input if w.label.startswith("Cadence, pass")][0]
+    assert cadence.value == 175
+
+
+def test_units_from_height_and_belt_speed():
+    app = load_app()
+
+    class R:
+        metrics = {"step_length_leg": {"median": 0.9}}
+        cadence_spm = 170.0
+
+    lines = app.unit_lines(R(), 1.80, 9.0)
+    assert "0.95 m" in lines[0] and "0.53" in lines[0]  # leg = 0.53 x height, said to be an approximation
+    assert "0.86 m" in lines[1] and "8.8 km/h" in lines[1]
+    assert "0.88 m" in lines[2]  # 9 km/h / (170/60 steps/s)
+    assert app.unit_lines(R(), None, None) == []
+
+
+@pytest.mark.slow
+def test_sample_clip_full_review(isolated):
+    """Click a sample: verdict per cue, plots, step table, downloads, jump buttons; reruns reuse the result."""
+    if not TREADMILL.exists():
+        pytest.fail(f"missing test clip {TREADMILL}")
+    (isolated / TREADMILL.name).symlink_to(TREADMILL)
+    at = new_app(timeout=300).run()
+    at.button(key=f"sample_{TREADMILL.name}").click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    body = texts(at)
+    for title in RULE_TITLES:
+        assert f"**{title}**" in body
+    assert "Verdict per cue" in body and "PASS" in body
+    assert len(at.get("image")) >= 5  # trunk lean, elbow, feet, cadence, score
+    assert len(at.dataframe) >= 1
+    downloads = {b.label for b in at.get("download_button") if b.key.startswith("dl_")}
+    assert downloads == {"Annotated video (MP4)", "Report (JSON)", "Per-frame data (CSV)"}
+    results = at.session_state["results"]
+    assert len(results) == 1
+    result = next(iter(results.values()))
+    assert result.video_path.exists() and result.history_id is not None
+
+    # A jump button sets the video's start time; the analysis is not redone.
+    jump = next(b for b in at.button if b.key and b.key.startswith("jump_"))
+    jump.click().run(timeout=60)
+    assert not at.exception
+    assert any("The exact frame" in c.value for c in at.caption)
+    assert list(at.session_state["results"]) == list(results)
+
+    # The clip is in the history tab now.
+    from formcheck import history
+
+    sessions = history.list_sessions()
+    assert len(sessions) == 1 and sessions[0]["source"] == TREADMILL.name
+    assert any(f"#{sessions[0]['id']}" in str(o) for o in at.selectbox[0].options)
