@@ -266,19 +266,21 @@ def spectral_stride_time(pose: PoseSeries, contact_stride: float | None) -> floa
     return 1.0 / float(np.average(freqs, weights=weights)) if freqs else None
 
 
-def is_walking(pose: PoseSeries, contacts: list[Contact], duty_factor: float) -> bool:
-    """Walking vaults over the stance leg (hips highest at mid-stance); running
-    bounces on it (hips lowest at mid-stance). Falls back to the duty factor."""
-    hip_up = -hip_mid(pose)[:, 1]
-    offsets = []
-    for prev, cur, nxt in zip(contacts[:-2], contacts[1:-1], contacts[2:]):
-        mid = (cur.frame + cur.toe_off) // 2
-        around = hip_up[prev.frame:nxt.frame]
-        if np.isfinite(hip_up[mid]) and np.isfinite(around).sum() > 2:
-            offsets.append(hip_up[mid] - np.nanmean(around))
-    if len(offsets) >= 3:
-        return float(np.median(offsets)) > 0
-    return duty_factor > 0.5
+WALK_CADENCE_BELOW = 130.0  # people do not run (with a flight phase) below ~140 steps/min
+
+
+def is_walking(contacts: list[Contact], cadence_spm: float) -> bool:
+    """Walking has double support (the next foot lands before the other lifts);
+    running has a flight phase instead. Decided by the majority of step transitions,
+    so one sloppy contact does not flip the verdict; a cadence too low for running
+    settles it when contacts are doubtful (e.g. a walker entering the frame)."""
+    if cadence_spm < WALK_CADENCE_BELOW:
+        return True
+    transitions = [(prev, cur) for prev, cur in zip(contacts[:-1], contacts[1:]) if prev.foot != cur.foot]
+    if not transitions:
+        return False
+    overlapping = sum(cur.frame <= prev.toe_off for prev, cur in transitions)
+    return overlapping > len(transitions) / 2
 
 
 def classify_direction(facing: int, travel: int) -> str:
@@ -322,7 +324,7 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float) -
     gait.stride_time_s = stride
     gait.cadence_spm = 120.0 / stride
     gait.duty_factor = float(np.median([c.contact_time_s for c in contacts]) / stride)
-    gait.gait_type = "walk" if is_walking(pose, contacts, gait.duty_factor) else "run"
+    gait.gait_type = "walk" if is_walking(contacts, gait.cadence_spm) else "run"
     gait.belt_speed_leg_s = float(np.nanmedian(np.abs(vrel[mid_stance(stance)])))
     # Step length = distance travelled per step = belt speed x step time (also overground).
     gait.step_length_leg = np.array([gait.belt_speed_leg_s * stride / 2])

@@ -34,31 +34,64 @@ def fps_of(t_ms: np.ndarray) -> float:
 # Cleaning
 
 
-def repair_swaps(xy: np.ndarray) -> np.ndarray:
+def repair_swaps(xy: np.ndarray, max_flip: int = 3, flip_cost: float = 0.05) -> np.ndarray:
     """Undo frames where the model swapped the left and right leg (or arm).
 
-    A swap shows as a jump: the left points of frame t sit where the right points
-    of frame t-1 were. We keep a running reference and swap back when the swapped
-    assignment is clearly closer AND the unswapped one is a real jump (where the
-    limbs cross, both assignments are close and nothing must change).
+    For each limb pair, chooses per frame "as labelled" or "swapped" so that the
+    trajectories are smoothest (least total acceleration), by dynamic programming
+    over each run of detected frames. Where the legs cross their positions
+    coincide but their velocities do not (one foot planted, one swinging), so
+    acceleration tells them apart where the last position cannot. A small cost per
+    swapped frame (``flip_cost`` torso lengths) keeps the model's labels when in doubt.
     """
     xy = xy.copy()
     torso = np.linalg.norm(midpoint(xy, P.LEFT_SHOULDER, P.RIGHT_SHOULDER) - midpoint(xy, P.LEFT_HIP, P.RIGHT_HIP),
                            axis=1)
-    min_jump = 0.3 * float(np.nanmedian(torso)) if np.isfinite(torso).any() else 0.0
+    penalty = flip_cost * (float(np.nanmedian(torso)) if np.isfinite(torso).any() else 1.0)
     for left, right in [(LEG_POINTS["left"], LEG_POINTS["right"]), (ARM_POINTS["left"], ARM_POINTS["right"])]:
-        prev = None
-        for t in range(len(xy)):
-            cur_l, cur_r = xy[t, left], xy[t, right]
-            if np.isnan(cur_l).any() or np.isnan(cur_r).any():
+        both = np.array(left + right)
+        swapped_order = np.array(right + left)
+        finite = np.isfinite(xy[:, both]).all(axis=(1, 2))
+        for start, stop in _runs(finite):
+            if stop - start < 3:
                 continue
-            if prev is not None:
-                same = np.linalg.norm(cur_l - prev[0], axis=1).sum() + np.linalg.norm(cur_r - prev[1], axis=1).sum()
-                swap = np.linalg.norm(cur_l - prev[1], axis=1).sum() + np.linalg.norm(cur_r - prev[0], axis=1).sum()
-                if swap < 0.6 * same and same > min_jump:
-                    xy[t, left], xy[t, right] = cur_r.copy(), cur_l.copy()
-            prev = (xy[t, left].copy(), xy[t, right].copy())
+            flips = _smoothest_labels(xy[start:stop, both], xy[start:stop, swapped_order], penalty)
+            # The model's own swaps are brief flickers where limbs cross; a long
+            # "swapped" stretch is more likely this repair's mistake than the model's.
+            for a, b in _runs(flips):
+                if b - a > max_flip:
+                    flips[a:b] = False
+            idx = np.arange(start, stop)[flips]
+            xy[idx[:, None], both] = xy[idx[:, None], swapped_order]
     return xy
+
+
+def _smoothest_labels(as_is: np.ndarray, swapped: np.ndarray, penalty: float) -> np.ndarray:
+    """(T,) bool: which frames to swap, minimising summed acceleration (Viterbi over label pairs)."""
+    options = np.stack([as_is, swapped])  # (2, T, n, 2)
+    n_frames = as_is.shape[0]
+    # cost[(a, b)] = best cost with frame t-1 in state a and frame t in state b
+    cost = np.array([[penalty * (a + b) for b in (0, 1)] for a in (0, 1)], dtype=float)
+    back = np.zeros((n_frames, 2, 2), dtype=np.int8)
+    for t in range(2, n_frames):
+        new = np.empty((2, 2))
+        for b in (0, 1):
+            for c in (0, 1):
+                acc = [np.linalg.norm(options[c, t] - 2 * options[b, t - 1] + options[a, t - 2], axis=1).sum()
+                       for a in (0, 1)]
+                totals = [cost[a, b] + acc[a] for a in (0, 1)]
+                best = int(np.argmin(totals))
+                back[t, b, c] = best
+                new[b, c] = totals[best] + penalty * c
+        cost = new
+    b, c = np.unravel_index(np.argmin(cost), cost.shape)
+    states = np.zeros(n_frames, dtype=int)
+    states[-1] = c
+    if n_frames > 1:
+        states[-2] = b
+    for t in range(n_frames - 1, 1, -1):
+        states[t - 2] = back[t, states[t - 1], states[t]]
+    return states.astype(bool)
 
 
 def fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
@@ -127,7 +160,7 @@ def _clean(pose: PoseSeries, min_visibility: float, cutoff_hz: float) -> PoseSer
     fps = fps_of(pose.t_ms)
     xy = pose.xy.copy()
     xy[pose.visibility < min_visibility] = np.nan
-    xy = repair_swaps(xy)
+    xy = repair_swaps(xy, max_flip=max(2, int(round(0.1 * fps))))
     xy = remove_outliers(xy)
     xy = fill_gaps(xy, max_gap=max(2, int(round(0.15 * fps))))
     xy = lowpass(xy, fps, cutoff_hz)

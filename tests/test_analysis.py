@@ -45,7 +45,7 @@ def test_swapped_legs_are_repaired():
     xy = pose.xy.copy()
     swapped = xy.copy()
     legs_l, legs_r = K.LEG_POINTS["left"], K.LEG_POINTS["right"]
-    swapped[100:110, legs_l], swapped[100:110, legs_r] = xy[100:110, legs_r], xy[100:110, legs_l]
+    swapped[100:103, legs_l], swapped[100:103, legs_r] = xy[100:103, legs_r], xy[100:103, legs_l]  # a brief flicker, as the model does
     repaired = K.repair_swaps(swapped)
     assert np.allclose(repaired[95:115], xy[95:115], equal_nan=True)
 
