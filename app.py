@@ -39,7 +39,7 @@ import streamlit as st
 
 from formcheck import __version__
 from formcheck.config import Thresholds, load_thresholds
-from formcheck.errors import ConfigError, FormcheckError, InputError, OutputError, VideoError
+from formcheck.errors import ConfigError, FormcheckError, InputError, VideoError
 
 ROOT = Path(__file__).resolve().parent
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
@@ -456,7 +456,7 @@ def show_results(result: Result, settings: Settings) -> None:
     try:
         pngs = figure_pngs(result, settings.thresholds)
         c1, c2 = st.columns(2)
-        for i, (name, png) in enumerate(pngs):
+        for i, (_name, png) in enumerate(pngs):
             (c1 if i % 2 == 0 else c2).image(png, width="stretch")
     except Exception as exc:  # noqa: BLE001 - a plot must not hide the verdicts
         show_unexpected(exc, "drawing the plots")
@@ -749,12 +749,16 @@ class LiveHolder:
         self.error: str | None = None
         self.clock = None
         self.dropped = 0
+        self.accepting = True  # False from STOP until the page sees the next start
 
     def ensure(self):
         from formcheck.live import LiveSession, StreamClock
 
         with self.lock:
             if self.session is None:
+                if not self.accepting:
+                    return None  # a last frame after STOP: do not start a new session for it
+                self.error = None
                 self.session = LiveSession(thresholds=self.thresholds, background=True, source="browser camera")
                 self.clock = StreamClock()
                 self.dropped = 0
@@ -767,11 +771,17 @@ class LiveHolder:
         frame = frames[-1]
         try:
             session = self.ensure()
+            if session is None:
+                return [frame]
             self.dropped += len(frames) - 1
             bgr = frame.to_ndarray(format="bgr24")
             t_ms, lag_ms = self.clock.stamp(frame.time)
             annotated = session.process(bgr, t_ms, lag_ms=lag_ms, dropped=self.dropped)
             out = av.VideoFrame.from_ndarray(annotated, format="bgr24")
+        except FormcheckError as exc:  # e.g. the pose model is missing: its message is for the user
+            self.error = str(exc)
+            self.accepting = False  # do not retry on every frame; START again retries
+            return [frame]
         except Exception as exc:  # noqa: BLE001 - keep the stream alive; show the problem on the page
             self.error = f"{type(exc).__name__}: {exc}"
             out = frame
@@ -783,6 +793,7 @@ class LiveHolder:
         """Summarise and close the current session; returns (report or None, message or None)."""
         with self.lock:
             session, self.session = self.session, None
+            self.accepting = False
         if session is None:
             return None, None
         try:
@@ -834,6 +845,8 @@ def live_tab(settings: Settings) -> None:
             except (FormcheckError, OSError) as exc:
                 st.session_state["live_summary"] = (report, f"Not saved to history: {exc}")
     holder.was_playing = playing
+    if playing:
+        holder.accepting = True
 
     if playing:
         with info_col:
@@ -967,7 +980,7 @@ def trend_figure(store):
     ax.set_title("Score", fontsize=9)
     ax.set_ylim(0, 100)
     order = {s["id"]: i + 1 for i, s in enumerate(sessions)}
-    for ax, (title, points) in zip(axes[1:], series):
+    for ax, (title, points) in zip(axes[1:], series, strict=False):
         x = [order.get(p["session_id"], 0) for p in points]
         ax.plot(x, [p["value"] for p in points], "-", color="#999999", lw=1)
         ax.scatter(x, [p["value"] for p in points], c=[STATUS_STYLE[p["status"]][2] for p in points], s=25,
@@ -979,7 +992,10 @@ def trend_figure(store):
         ax.set_xlabel("session (oldest → newest)", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_xlim(0.5, len(sessions) + 0.5)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=min(len(sessions), 8), integer=True))
+        if len(sessions) <= 10:
+            ax.set_xticks(range(1, len(sessions) + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
     for ax in axes[n:]:
         ax.axis("off")
     return fig

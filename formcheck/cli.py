@@ -28,6 +28,12 @@ def _build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-video", action="store_true", help="skip the annotated video (faster)")
     a.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     a.add_argument("--quiet", action="store_true", help="no progress output")
+
+    live = sub.add_parser("live", help="live check from a local camera in a window (q or Esc stops)")
+    live.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
+    live.add_argument("--config", type=Path, help="TOML file with threshold overrides")
+    live.add_argument("--model", type=Path, help="path to pose_landmarker_full.task")
+    live.add_argument("--no-history", action="store_true", help="do not save the session to history")
     return parser
 
 
@@ -65,9 +71,37 @@ def _analyze(args) -> int:
     return 0
 
 
+def _live(args) -> int:
+    from .config import load_thresholds
+    from .live import run_camera_window
+
+    report = run_camera_window(args.camera, model=args.model, thresholds=load_thresholds(args.config),
+                               save_history=not args.no_history)
+    print(report.summary() if report is not None else "No runner was seen during the session.")
+    return 0
+
+
+def _report(args) -> int:
+    from .html_report import report_from_clip, report_from_json
+
+    if not args.source.exists():
+        raise InputError(f"{args.source} does not exist.")
+    if args.out_dir:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+    if args.source.suffix.lower() == ".json":
+        out = report_from_json(args.source, args.out_dir)
+    else:
+        if args.slowmo <= 0:
+            raise InputError("--slowmo must be a positive number (capture fps / playback fps).")
+        out = report_from_clip(args.source, args.out_dir, config=args.config, slowmo=args.slowmo, model=args.model,
+                               progress=_progress_printer(not args.quiet and sys.stderr.isatty()))
+    print(f"wrote report: {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    commands = {"analyze": _analyze}
+    commands = {"analyze": _analyze, "live": _live}
     try:
         return commands[args.command](args)
     except InputError as exc:

@@ -124,6 +124,9 @@ class LiveSession:
         self._estimator = (estimator if estimator is not None
                            else PoseEstimator(model, live=True, num_poses=1).__enter__())
         self._lock = threading.Lock()  # guards _rolling / stats against the analysis thread
+        # One frame at a time, and never while summary() copies the record or close() frees the model
+        # (front ends call process() from a frame thread and summary()/close() from another).
+        self._frame_lock = threading.RLock()
         self._worker: threading.Thread | None = None
         self._rolling: Report | None = None
         self._rolling_near = "left"
@@ -145,6 +148,10 @@ class LiveSession:
         image) or, with ``panel="overlay"``, over it (``bgr`` itself is returned).
         ``t_ms`` must not go backwards (it is clamped if it does).
         ``lag_ms`` and ``dropped`` are the front end's measurements, shown with the stats."""
+        with self._frame_lock:
+            return self._process(bgr, t_ms, draw, lag_ms, dropped)
+
+    def _process(self, bgr, t_ms, draw, lag_ms, dropped) -> np.ndarray:
         if self.closed:
             raise ValueError("LiveSession is closed")
         t0 = time.perf_counter()
@@ -318,7 +325,9 @@ class LiveSession:
         """Judge everything recorded (at most the last ``max_session_s``); raises NoPersonError if
         the runner was never seen long enough."""
         self.wait_for_analysis()
-        series = _series(list(self._record))
+        with self._frame_lock:
+            entries = list(self._record)
+        series = _series(entries)
         if series is None or series.detected.sum() < 2:
             raise NoPersonError("No runner was seen in this live session: stand side-on to the camera "
                                 "with the whole body in view.")
@@ -332,12 +341,14 @@ class LiveSession:
         return _judge(series, video, self.thresholds)
 
     def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
+        with self._frame_lock:
+            if self.closed:
+                return
+            self.closed = True
         self.wait_for_analysis()
-        if self._own_estimator:
-            self._estimator.__exit__(None, None, None)
+        with self._frame_lock:
+            if self._own_estimator:
+                self._estimator.__exit__(None, None, None)
 
     def __enter__(self) -> "LiveSession":
         return self
@@ -512,11 +523,13 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
 
     from .video import Camera
 
-    if show and not _has_display():
-        raise InputError("There is no display for the live window (DISPLAY is not set). Run it on a desktop, "
-                         "or use the Streamlit app's Live tab in a browser.")
     factory = camera_factory or Camera
     camera = factory(index, width, height)  # raises CameraError with a clear message
+    if show and not _has_display():
+        if hasattr(camera, "close"):
+            camera.close()
+        raise InputError("There is no display for the live window (DISPLAY is not set). Run it on a desktop, "
+                         "or use the Streamlit app's Live tab in a browser.")
     session = None
     grabber = None
     try:

@@ -79,3 +79,10 @@ def test_bad_config_gives_a_clear_error(tmp_path, text, message):
     cfg.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_thresholds(cfg)
+
+
+def test_live_without_a_camera_exits_2_with_one_line():
+    result = run_cli("live", "--camera", "97", "--no-history")
+    assert result.returncode == 2
+    assert_one_clean_line(result.stderr)
+    assert "camera" in result.stderr.lower()

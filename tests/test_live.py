@@ -178,14 +178,29 @@ def test_camera_window_without_camera_is_a_camera_error():
 
 
 def test_camera_window_needs_a_display(monkeypatch):
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     import sys
+
+    from formcheck.video import Frame
 
     if not sys.platform.startswith("linux"):
         pytest.skip("display detection is Linux-only")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    closed = []
+
+    class OneFrameCamera:
+        def __init__(self, index, width, height):
+            pass
+
+        def __iter__(self):
+            yield Frame(index=0, t_ms=0.0, bgr=np.zeros((48, 64, 3), np.uint8))
+
+        def close(self):
+            closed.append(True)
+
     with pytest.raises(InputError, match="display"):
-        run_camera_window(0, show=True)
+        run_camera_window(0, show=True, camera_factory=OneFrameCamera)
+    assert closed, "the camera is released"
 
 
 def test_camera_window_runs_a_fake_camera_and_returns_none_without_runner(tmp_path):

@@ -1,0 +1,311 @@
+"""The app as a user sees it: a real Streamlit server and headless Chromium (Playwright), offline.
+
+Everything runs inside a network namespace of the test's own that has only loopback
+(see ../shared/design/LIVE_TESTING.md), so no traffic can leave the machine. The
+server and Chromium are both started with ``ip netns exec``; Playwright talks to
+Chromium over a pipe, so the test process itself stays outside.
+
+Needs root (for ``ip netns``), iproute2 and Debian's ``chromium``; skipped only when
+Chromium is not installed. Screenshots go to ``test-artifacts/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TREADMILL = ROOT.parent / "shared" / "videos" / "treadmill_forward_male_side.mp4"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+BASE_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run"]
+ANALYSIS_TIMEOUT_MS = 6 * 60 * 1000  # a 12 s clip takes 20-70 s on 2 busy cores
+PORT = 8599  # the namespace has its own port space: nothing else listens there
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed "
+                       "(apt-get install chromium); the browser tests drive /usr/bin/chromium"),
+]
+
+
+def _run(*cmd: str) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()} "
+                           "(the browser tests need root and iproute2 for a private network namespace)")
+
+
+@pytest.fixture(scope="module")
+def netns(tmp_path_factory):
+    """A network namespace with only loopback up; deleted afterwards."""
+    if shutil.which("ip") is None:
+        pytest.fail("the browser tests need iproute2 ('ip'): apt-get install iproute2")
+    name = f"fc-test-{uuid.uuid4().hex[:8]}"
+    _run("ip", "netns", "add", name)
+    try:
+        _run("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def chromium_in_ns(netns, tmp_path_factory) -> str:
+    """An executable that starts /usr/bin/chromium inside the namespace (for Playwright's executable_path)."""
+    wrapper = tmp_path_factory.mktemp("bin") / "chromium-in-netns"
+    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {netns} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+@pytest.fixture(scope="module")
+def server(netns, tmp_path_factory):
+    """`streamlit run app.py` inside the namespace, with its own history file and sample folder."""
+    if not TREADMILL.exists():
+        pytest.fail(f"missing test clip {TREADMILL}: ../shared/videos must sit beside the repo")
+    work = tmp_path_factory.mktemp("server")
+    samples = work / "samples"
+    samples.mkdir()
+    (samples / TREADMILL.name).symlink_to(TREADMILL)
+    env = dict(os.environ, FORMCHECK_HISTORY=str(work / "history.sqlite"), FORMCHECK_SAMPLE_DIR=str(samples),
+               FORMCHECK_ICE_LOOPBACK="1",  # test-only: aioice offers 127.0.0.1 (see app.py)
+               PYTHONUNBUFFERED="1")
+    log = open(work / "server.log", "w")
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-m", "streamlit", "run", "app.py",
+         "--server.headless", "true", "--server.port", str(PORT), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{PORT}"
+    probe = (f"import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('{url}/_stcore/health', "
+             "timeout=2).read() == b'ok' else 1)")
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited early:\n{(work / 'server.log').read_text()[-3000:]}")
+        ok = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", probe], capture_output=True)
+        if ok.returncode == 0:
+            break
+        if time.monotonic() > deadline:
+            proc.terminate()
+            pytest.fail(f"streamlit did not answer in 90 s:\n{(work / 'server.log').read_text()[-3000:]}")
+        time.sleep(1)
+    try:
+        yield {"url": url, "history": work / "history.sqlite", "log": work / "server.log"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def wait_idle(page, timeout_ms: int = 60_000) -> None:
+    """Until the script run is over and no element is faded as stale (what a user waits for)."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon],"
+                           " [data-testid=stStatusWidgetRunningManIcon]')"
+                           " && !document.querySelector('[data-stale=true]')", timeout=timeout_ms)
+
+
+def shoot(page, name: str, full: bool = False) -> Path:
+    """Screenshot into test-artifacts/; full=True grows the viewport to the app's whole height first
+    (Streamlit scrolls an inner element, so Playwright's full_page alone misses most of it)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    if full:
+        size = page.viewport_size
+        height = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
+                               " return m ? m.scrollHeight : document.body.scrollHeight; }")
+        page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 9000)})
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(path))
+        page.set_viewport_size(size)
+    else:
+        page.screenshot(path=str(path))
+    return path
+
+
+def main_text(page) -> str:
+    return page.locator("[data-testid=stMain]").inner_text()
+
+
+VIDEO_STATE = ("() => { const v = document.querySelector('[data-testid=stMain] video');"
+               " return v ? {ready: v.readyState, duration: v.duration, time: v.currentTime} : null; }")
+
+
+def test_upload_review_in_the_browser(server, chromium_in_ns):
+    from playwright.sync_api import sync_playwright
+
+    from formcheck import history
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_in_ns, headless=True, args=BASE_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server["url"], timeout=60_000)
+            sample = page.get_by_role("button", name=f"Try sample: {TREADMILL.stem}")
+            sample.wait_for(timeout=60_000)
+            assert "400 MB" in main_text(page)
+            wait_idle(page)
+            shoot(page, "01_upload_tab")
+
+            sample.click()
+            page.get_by_text(re.compile(r"Finding the runner's pose: frame \d+ of 360")).wait_for(timeout=60_000)
+            shoot(page, "02_progress")
+            page.get_by_text("Verdict per cue").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+            page.get_by_text("Per-frame data (CSV)").wait_for(timeout=60_000)  # the last thing drawn
+            page.wait_for_function("() => { const v = document.querySelector('[data-testid=stMain] video');"
+                                   " return v && v.readyState >= 1 && v.duration > 0; }", timeout=60_000)
+            video = page.evaluate(VIDEO_STATE)
+            assert video["ready"] >= 1 and video["duration"] == pytest.approx(12.0, abs=0.5)
+
+            sessions = history.list_sessions(path=server["history"])
+            assert len(sessions) == 1, "the analysis was saved to history"
+            report = history.get(sessions[0]["id"], path=server["history"])["report"]
+            text = main_text(page)
+            for rule in report["rules"]:
+                assert rule["title"] in text, f"verdict for '{rule['title']}' is shown"
+            for word in ("Trunk lean", "Cadence", "Score", "Steps", "Downloads", "Annotated video (MP4)",
+                         "Report (JSON)", "Per-frame data (CSV)"):
+                assert word in text
+            assert page.locator("[data-testid=stMain] [data-testid=stImage] img").count() >= 5  # the plots
+            wait_idle(page)
+            shoot(page, "03_results", full=True)
+
+            # A finding's frame button jumps the video there (whole seconds) and shows the exact frame.
+            jump = page.locator("[data-testid=stMain] button:visible").filter(has_text=re.compile(r"^\d+\.\d s$"))
+            target = next(jump.nth(i) for i in range(jump.count())
+                          if float(jump.nth(i).inner_text().split()[0]) >= 2.0)
+            seconds = float(target.inner_text().split()[0])
+            target.click()
+            page.get_by_text("The exact frame").wait_for(timeout=60_000)
+            page.wait_for_function(f"() => {{ const v = document.querySelector('[data-testid=stMain] video');"
+                                   f" return v && Math.abs(v.currentTime - {int(seconds)}) < 0.6; }}",
+                                   timeout=30_000)
+            wait_idle(page)
+            shoot(page, "04_jumped")
+
+            # Uploading the same clip reuses the cached analysis (same content, same settings).
+            t0 = time.monotonic()
+            page.locator("[data-testid=stMain] input[type=file]").first.set_input_files(str(TREADMILL))
+            page.get_by_text(re.compile(r"Analysed .* in \d+ s|Verdict per cue")).first.wait_for(timeout=60_000)
+            page.wait_for_timeout(2000)
+            page.get_by_text("Verdict per cue").wait_for(timeout=60_000)
+            assert time.monotonic() - t0 < 45
+            assert len(history.list_sessions(path=server["history"])) == 1, "not analysed (or saved) twice"
+
+            page.get_by_role("tab", name="History").click()
+            page.get_by_text(re.compile(rf"{re.escape(TREADMILL.name)}: forward run, score \d+/100")).wait_for(
+                timeout=30_000)  # the stored session's verdicts
+            page.get_by_text("Trends", exact=True).wait_for(timeout=30_000)
+            wait_idle(page)
+            shoot(page, "05_history", full=True)
+        finally:
+            browser.close()
+
+
+def make_y4m(src: Path, dst: Path, frames: int = 128, width: int = 360, height: int = 640) -> Path:
+    """Raw Y4M (4:2:0) for Chromium's fake camera, from part of a clip.
+
+    Chromium loops the file; 128 frames are 6.00 strides at the clip's 168.9 steps/min
+    (21.3 frames a stride), so the loop joins nearly in step and the rolling cadence stays true.
+    """
+    import cv2
+
+    from formcheck.video import VideoFile
+
+    with VideoFile(src, start=30, max_frames=frames) as video, open(dst, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in video:
+            small = cv2.resize(frame.bgr, (width, height), interpolation=cv2.INTER_AREA)
+            out.write(b"FRAME\n")
+            out.write(cv2.cvtColor(small, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return dst
+
+
+def test_live_check_in_the_browser(server, chromium_in_ns, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from formcheck import history
+
+    camera = make_y4m(TREADMILL, tmp_path / "camera.y4m")
+    args = BASE_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                        f"--use-file-for-fake-video-capture={camera}", "--allow-loopback-in-peer-connection",
+                        "--disable-features=WebRtcHideLocalIpsWithMdns"]
+    console: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_in_ns, headless=True, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.on("console", lambda m: console.append(m.text))
+            page.goto(server["url"], timeout=60_000)
+            page.get_by_role("tab", name="Live treadmill check").click()
+
+            frame = None  # the webrtc component lives in an iframe
+            deadline = time.monotonic() + 60
+            while frame is None and time.monotonic() < deadline:
+                frame = next((f for f in page.frames if "webrtc_streamer" in f.url
+                              and f.get_by_role("button", name="START").count()), None)
+                page.wait_for_timeout(500)
+            assert frame is not None, "the START button of the live component appeared"
+            frame.get_by_role("button", name="START").click()
+
+            deadline = time.monotonic() + 60
+            while not any("connectionstatechange connected" in line for line in console):
+                assert time.monotonic() < deadline, f"WebRTC never connected; console: {console[-15:]}"
+                page.wait_for_timeout(500)  # (Playwright delivers events while it waits, not in time.sleep)
+
+            stats = page.locator("[data-testid=stMarkdownContainer]").filter(
+                has_text=re.compile(r"frames processed: \d+"))
+            stats.wait_for(timeout=60_000)
+            page.wait_for_function("() => /frames processed: [1-9]\\d*/.test(document.body.innerText)",
+                                   timeout=60_000)
+            try:
+                page.get_by_text(re.compile(r"cadence \d+ steps/min")).wait_for(timeout=120_000)
+            except Exception as exc:
+                shoot(page, "06_live_no_cadence")
+                raise AssertionError(f"no rolling cadence within 120 s; page says: {stats.inner_text()}") from exc
+            page.wait_for_timeout(5000)
+            line = stats.inner_text()
+            measured = _live_numbers(line)
+            video = frame.evaluate("() => { const v = document.querySelector('video');"
+                                   " return v && {w: v.videoWidth, h: v.videoHeight, t: v.currentTime}; }")
+            assert video and video["w"] > 0 and video["t"] > 0, "annotated frames are playing in the component"
+            shoot(page, "06_live")
+            ARTIFACTS.mkdir(exist_ok=True)
+            (ARTIFACTS / "live_metrics.json").write_text(json.dumps({"page": line, **measured, "video": video},
+                                                                    indent=2))
+
+            before = len(history.list_sessions(path=server["history"]))
+            frame.get_by_role("button", name="STOP").click()
+            page.get_by_text("Session summary").wait_for(timeout=60_000)
+            wait_idle(page)
+            shoot(page, "07_live_summary")
+            sessions = history.list_sessions(path=server["history"])
+            assert len(sessions) == before + 1 and sessions[0]["kind"] == "live"
+            assert measured["frames"] > 30 and measured["fps"] > 0
+        finally:
+            browser.close()
+
+
+def _live_numbers(text: str) -> dict:
+    def num(pattern):
+        m = re.search(pattern, text)
+        return float(m.group(1)) if m else None
+
+    return {"frames": num(r"frames processed: (\d+)"), "fps": num(r"([\d.]+) fps"),
+            "latency_ms": num(r"latency (\d+) ms"), "lag_ms": num(r"lag (\d+) ms"),
+            "cadence_spm": num(r"cadence (\d+) steps/min")}
