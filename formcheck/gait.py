@@ -113,6 +113,19 @@ def travel_sign(heights: np.ndarray, vrel: np.ndarray) -> int:
     return 0 if total == 0 else (-1 if total > 0 else 1)
 
 
+def _grow(core: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Extend each run of ``core`` outwards through contiguous ``allowed`` frames (per column)."""
+    out = core.copy()
+    for col in range(core.shape[1]):
+        for a, b in _runs(core[:, col]):
+            while a > 0 and allowed[a - 1, col] and not out[a - 1, col]:
+                a -= 1
+            while b < len(out) and allowed[b, col] and not out[b, col]:
+                b += 1
+            out[a:b, col] = True
+    return out
+
+
 def stance_mask(heights: np.ndarray, vrel: np.ndarray, travel: int, t_s: np.ndarray,
                 ground_leg: float = 0.05, moving_leg_s: float = 0.6) -> np.ndarray:
     """(T, 2) True while a foot is planted: on the ground and moving against travel
@@ -120,8 +133,14 @@ def stance_mask(heights: np.ndarray, vrel: np.ndarray, travel: int, t_s: np.ndar
     still coming down or already lifting (vertical speed above ``moving_leg_s``)."""
     fps = 1.0 / float(np.median(np.diff(t_s))) if len(t_s) > 1 else 30.0
     vertical = _velocity(heights, t_s)
+    # A planted foot moves against travel at about the belt (or running) speed; a
+    # foot skimming the ground at the end of swing is still slowing down.
     with np.errstate(invalid="ignore"):
-        mask = (heights < ground_leg) & (vrel * travel < 0.2)
+        low = heights <= np.nanpercentile(heights, 25, axis=0)
+        belt = np.nanmedian(np.abs(vrel[low])) if low.any() else 0.0
+        core = (heights < ground_leg) & (vrel * travel < -0.25 * belt)
+        loose = (heights < ground_leg) & (vrel * travel < 0.0)
+    mask = _grow(core, loose)
     bridge = max(1, int(round(0.07 * fps)))
     min_len = max(3, int(round(0.1 * fps)))  # real contacts last >= 0.12 s
     for col in range(2):
@@ -152,24 +171,31 @@ def mid_stance(stance: np.ndarray) -> np.ndarray:
     return mid
 
 
-def _strike(pose: PoseSeries, side: str, facing: int, start: int, stop: int,
-            flat_pitch: float, visible: bool) -> tuple[str, float | None]:
-    """Strike class from the foot pitch at touch-down relative to the runner's own flat foot."""
-    pitch = foot_pitch_deg(pose, side, facing)
-    window = pitch[max(0, start - 1):start + 1]
-    if not np.isfinite(window).any() or not np.isfinite(flat_pitch):
+TOE_FIRST_PITCH, HEEL_FIRST_PITCH = 5.0, -10.0  # RULES.md forefoot_contact
+FIRST_TOUCH_LEG = 0.025  # heel-toe height gap that says which touched first, in L
+
+
+def _strike(pitch: np.ndarray, point_heights: np.ndarray, start: int, flat_pitch: float,
+            visible: bool) -> tuple[str, float | None]:
+    """Strike class at touch-down (RULES.md): the foot pitch in the last airborne
+    frame (the landing posture) relative to the runner's own flat foot, and which
+    of heel and toe is lower then. MediaPipe understates foot pitch, so a clear
+    heel-toe gap confirms a moderate pitch."""
+    at = start - 1 if start > 0 and np.isfinite(pitch[start - 1]) else start
+    if not np.isfinite(pitch[at]) or not np.isfinite(flat_pitch):
         return "uncertain", None
-    rel = float(np.nanmean(window) - flat_pitch)
+    rel = float(pitch[at] - flat_pitch)
     if not visible:
         return "uncertain", rel
-    if rel > 5.0:
+    toe_above_heel = point_heights[at, 1] - point_heights[at, 0]
+    if rel > TOE_FIRST_PITCH or (toe_above_heel < -FIRST_TOUCH_LEG and rel > 0):
         return "forefoot", rel
-    if rel < -10.0:
+    if rel < HEEL_FIRST_PITCH or (toe_above_heel > FIRST_TOUCH_LEG and rel < HEEL_FIRST_PITCH / 2):
         return "heel", rel
     return "flat", rel
 
 
-def find_contacts(pose: PoseSeries, stance: np.ndarray, heights: np.ndarray, facing: int) -> list[Contact]:
+def find_contacts(pose: PoseSeries, stance: np.ndarray, point_heights: np.ndarray, facing: int) -> list[Contact]:
     t = pose.t_s
     contacts = []
     for col, side in enumerate(FEET):
@@ -182,7 +208,7 @@ def find_contacts(pose: PoseSeries, stance: np.ndarray, heights: np.ndarray, fac
         for a, b in runs:
             # a stance of n frames lasts n frame intervals: up to the first airborne frame
             duration = t[b] - t[a] if b < len(t) else (b - a) * np.median(np.diff(t))
-            strike, rel = _strike(pose, side, facing, a, b, flat, vis[a] > 0.5)
+            strike, rel = _strike(pitch, point_heights[:, col], a, flat, vis[a] > 0.5)
             contacts.append(Contact(side, a, b - 1, float(t[a]), float(duration), strike, rel,
                                     float(np.nanmean(pose.xy[a, [s["heel"], s["toe"]], 0]))))
     contacts.sort(key=lambda c: c.frame)
@@ -310,7 +336,7 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float) -
     vrel = relative_foot_velocity(pose, leg_px, point_heights)
     travel = travel_sign(heights, vrel)
     stance = stance_mask(heights, vrel, travel, pose.t_s)
-    contacts = find_contacts(pose, stance, heights, facing) if travel else []
+    contacts = find_contacts(pose, stance, point_heights, facing) if travel else []
     gait = Gait(facing=facing, travel=travel, direction=classify_direction(facing, travel),
                 setting=classify_setting(pose, stance, leg_px), gait_type="unknown",
                 leg_length_px=leg_px, near_side=near_side, contacts=contacts, stance=stance,

@@ -262,10 +262,13 @@ def forefoot_contact(ev: Evidence, th: Thresholds) -> Finding:
     near = [c for c in ev.gait.contacts if c.foot == ev.gait.near_side and c.foot_pitch_deg is not None]
     if not near:
         return unknown("forefoot_contact", title, unit, target, "The near foot's contacts were not visible.")
+    # Each touch-down is classed by pitch and by which of heel and toe lands first;
+    # the verdict follows the majority, the value is the median pitch.
     value = float(np.median([c.foot_pitch_deg for c in near]))
-    if value > th.forefoot_pitch_pass:
+    strikes = [c.strike for c in near]
+    if strikes.count("forefoot") > len(strikes) / 2:
         status, cue = PASS, "Landing on the forefoot, toes first: good."
-    elif value < th.heel_pitch_fail:
+    elif strikes.count("heel") > len(strikes) / 2:
         status, cue = FAIL, "You land heel first: touch down with the toes and front of the foot."
     else:
         status, cue = CAUTION, "Landing flat-footed: let the toes touch first."
