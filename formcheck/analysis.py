@@ -8,6 +8,7 @@ import numpy as np
 
 from . import __version__
 from . import kinematics as K
+from .coach import coach
 from .config import Thresholds
 from .gait import FEET, Gait, analyse_gait
 from .pose import PoseSeries
@@ -51,6 +52,7 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds) -> tuple[Repo
         warnings=_warnings(raw, gait),
         per_frame=_per_frame(ev),
     )
+    report.coaching = coach(findings, ev, thresholds).to_dict()
     return report, ev
 
 

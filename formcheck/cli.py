@@ -7,10 +7,12 @@ Errors print one readable line on stderr; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+import tempfile
 from pathlib import Path
 
-from .errors import FormcheckError, InputError
+from .errors import FormcheckError, InputError, OutputError
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -34,6 +36,15 @@ def _build_parser() -> argparse.ArgumentParser:
     live.add_argument("--config", type=Path, help="TOML file with threshold overrides")
     live.add_argument("--model", type=Path, help="path to pose_landmarker_full.task")
     live.add_argument("--no-history", action="store_true", help="do not save the session to history")
+
+    r = sub.add_parser("report", help="write a shareable, self-contained HTML report (<stem>.formcheck.html) "
+                                      "from a clip or a saved .formcheck.json")
+    r.add_argument("source", type=Path, help="a video clip or a JSON report written by 'analyze'")
+    r.add_argument("--out-dir", type=Path, help="where to write the HTML (default: next to the source)")
+    r.add_argument("--config", type=Path, help="TOML file with threshold overrides (clips only)")
+    r.add_argument("--slowmo", type=float, default=1.0, help="slow-motion factor (clips only)")
+    r.add_argument("--model", type=Path, help="path to pose_landmarker_full.task (clips only)")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
 
@@ -52,13 +63,34 @@ def _progress_printer(enabled: bool):
     return progress
 
 
+def _prepare_out_dir(folder: Path) -> None:
+    """Create the output folder and prove it is writable now, not after minutes of pose estimation."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".formcheck-probe-"):
+            pass
+    except OSError as exc:
+        code = exc.errno
+        if isinstance(exc, (FileExistsError, NotADirectoryError)) or code in (errno.EEXIST, errno.ENOTDIR):
+            reason = "that path (or a part of it) is a file, not a folder. Choose a folder for --out-dir."
+        elif isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            reason = "permission denied. Choose a folder you can write to with --out-dir."
+        elif code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            reason = "the disk is full. Free some space or choose another folder with --out-dir."
+        else:
+            reason = f"{exc.strerror or exc}. Choose another folder with --out-dir."
+        raise OutputError(f"Cannot write to the output folder '{folder}': {reason}") from exc
+
+
 def _analyze(args) -> int:
     from .api import Outputs, analyze
 
     if args.slowmo <= 0:
         raise InputError("--slowmo must be a positive number (capture fps / playback fps).")
     if args.out_dir:
-        args.out_dir.mkdir(parents=True, exist_ok=True)
+        _prepare_out_dir(args.out_dir)
+    elif args.clip.is_file():
+        _prepare_out_dir(args.clip.parent)  # outputs go next to the clip
     report = analyze(args.clip, args.out_dir, outputs=Outputs(video=not args.no_video), config=args.config,
                      slowmo=args.slowmo, model=args.model,
                      progress=_progress_printer(not args.quiet and sys.stderr.isatty()))
@@ -101,7 +133,7 @@ def _report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    commands = {"analyze": _analyze, "live": _live}
+    commands = {"analyze": _analyze, "live": _live, "report": _report}
     try:
         return commands[args.command](args)
     except InputError as exc:

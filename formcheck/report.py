@@ -34,6 +34,8 @@ class Report:
     outputs: dict = field(default_factory=dict)
     # Per-frame table (column -> (T,) array); written to CSV, not to JSON.
     per_frame: dict = field(default_factory=dict, repr=False)
+    # Ranked fixes, confidence, capture tips and session plan (formcheck.coach); None if not computed.
+    coaching: dict | None = None
 
     def rule(self, rule_id: str) -> Finding:
         return next(f for f in self.rules if f.id == rule_id)
@@ -53,6 +55,7 @@ class Report:
             "score": self.score,
             "warnings": self.warnings,
             "outputs": self.outputs,
+            **({"coaching": self.coaching} if self.coaching is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -115,6 +118,7 @@ def atomic_write(path: str | Path, write, mode: str = "w", **open_kwargs) -> Pat
     try:
         with os.fdopen(fd, mode, **open_kwargs) as f:
             write(f)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; reports are meant to be shared
         os.replace(tmp, path)
     except OSError as exc:
         os.unlink(tmp)

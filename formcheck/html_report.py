@@ -1,0 +1,411 @@
+"""One self-contained, shareable HTML report: inline CSS, images as base64 PNG, no external URLs.
+
+Sections: summary, ranked fixes (with why and drill), capture tips, session guidance and the
+beginner plan, plots (trunk lean and elbow angle with their target bands, foot heights with
+contacts), key frames with the skeleton (when the video is at hand), all findings, and the
+per-step table. It opens offline in any browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .coach import (
+    BEGINNER_PLAN,
+    STRETCH_NOTE,
+    plan_minutes,
+    rank_fixes,
+    session_guidance,
+)
+from .config import Thresholds
+from .errors import InputError
+from .report import atomic_write_text
+from .rules import Finding
+
+SECTIONS = ["summary", "fixes", "capture", "sessions", "plots", "key-frames", "findings", "steps"]
+STATUS_COLOUR = {"pass": "#2e9e4a", "caution": "#e0a000", "fail": "#d03030", "unknown": "#888888"}
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#222}
+main{max-width:980px;margin:0 auto;padding:1.2rem}
+h1{font-size:1.5rem;margin:.2rem 0} h2{font-size:1.2rem;margin:1.6rem 0 .6rem;border-bottom:2px solid #ddd}
+section{background:#fff;border-radius:8px;padding:.4rem 1rem 1rem;margin:1rem 0;box-shadow:0 1px 3px #0001}
+table{border-collapse:collapse;width:100%;font-size:.9rem} th,td{padding:.3rem .5rem;border-bottom:1px solid #eee;text-align:left}
+.badge{display:inline-block;padding:.05rem .5rem;border-radius:1rem;color:#fff;font-size:.8rem;font-weight:600}
+.fix{border-left:5px solid #d03030;padding:.3rem .8rem;margin:.6rem 0;background:#fdf6f6}
+.fix.caution{border-color:#e0a000;background:#fffbef}
+.muted{color:#666;font-size:.9rem} img{max-width:100%;height:auto;border-radius:6px}
+.frames{display:flex;flex-wrap:wrap;gap:.6rem} .frames figure{margin:0;flex:1 1 280px}
+figcaption{font-size:.85rem;color:#555}
+"""
+
+
+def _e(x) -> str:
+    return html.escape("" if x is None else str(x))
+
+
+def _badge(status: str) -> str:
+    return f'<span class="badge" style="background:{STATUS_COLOUR.get(status, "#888")}">{_e(status)}</span>'
+
+
+def _num(v, digits: int = 2) -> str:
+    if v is None:
+        return "–"
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return _e(v)
+    return f"{v:.{digits}f}" if np.isfinite(v) else "–"
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img src="{png_data_uri(png)}" alt="{_e(alt)}">'
+
+
+# ---------------------------------------------------------------------------
+# Plots (matplotlib Agg, inline PNG)
+
+
+def _col(per_frame: dict, name: str) -> np.ndarray | None:
+    if name not in per_frame:
+        return None
+    return np.array([np.nan if v in ("", None) else float(v) for v in per_frame[name]], dtype=float)
+
+
+def plot_angles(per_frame: dict, th: Thresholds) -> bytes | None:
+    t = _col(per_frame, "time_s")
+    lean, elbow = _col(per_frame, "trunk_lean_deg"), _col(per_frame, "elbow_angle_deg")
+    if t is None or lean is None or elbow is None:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
+    for ax, y, band, label in [(axes[0], lean, th.trunk_lean_pass, "trunk lean (deg, + = toward chest)"),
+                               (axes[1], elbow, th.elbow_pass, "elbow angle (deg)")]:
+        ax.axhspan(band[0], band[1], color="#2e9e4a", alpha=0.15, label="target band")
+        ax.plot(t, y, color="#1f5fa8", lw=1.3)
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=7)
+    axes[1].set_xlabel("time (s)")
+    return _fig_png(fig)
+
+
+def plot_feet(per_frame: dict, contacts: list[dict]) -> bytes | None:
+    t = _col(per_frame, "time_s")
+    if t is None:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 2.8))
+    colours = {"left": "#e07020", "right": "#2060d0"}
+    plotted = False
+    for foot, colour in colours.items():
+        h = _col(per_frame, f"{foot}_foot_height_leg")
+        if h is None:
+            continue
+        plotted = True
+        ax.plot(t, h, color=colour, lw=1.2, label=f"{foot} foot height (L)")
+        ct = [c["time_s"] for c in contacts if c.get("foot") == foot]
+        if ct:
+            ax.plot(ct, np.interp(ct, t, np.nan_to_num(h)), "v", color=colour, ms=6, label=f"{foot} contact")
+    if not plotted:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("height above ground (L)", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=4, loc="upper right")
+    return _fig_png(fig)
+
+
+def _fig_png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------
+# Key frames from the video
+
+
+def key_frames(video_path: str | Path, evidence, fixes: list[dict], slowmo: float = 1.0,
+               max_frames: int = 3, width: int = 480) -> list[tuple[str, bytes]]:
+    """[(caption, png)] of the frames that show the top fixes (or a few contacts), skeleton drawn."""
+    import cv2
+
+    from .render import draw_skeleton
+    from .video import VideoFile
+
+    wanted: list[tuple[int, str]] = []
+    for fix in fixes:
+        if fix.get("frames"):
+            wanted.append((int(fix["frames"][0]), fix["title"]))
+    if not wanted:
+        wanted = [(int(evidence.pose.frame_index[c.frame]), f"{c.foot} foot contact ({c.strike})")
+                  for c in evidence.gait.contacts[:max_frames]]
+    if not wanted and len(evidence.pose):
+        wanted = [(int(evidence.pose.frame_index[len(evidence.pose) // 2]), "mid clip")]
+    wanted = wanted[:max_frames]
+    position = {int(f): i for i, f in enumerate(evidence.pose.frame_index)}
+    out = []
+    for frame_no, caption in wanted:
+        with VideoFile(video_path, slowmo=slowmo, start=frame_no, stop=frame_no + 1) as video:
+            frame = next(iter(video), None)
+        if frame is None:
+            continue
+        bgr = frame.bgr.copy()
+        i = position.get(frame_no)
+        if i is not None:
+            draw_skeleton(bgr, evidence.pose.xy[i], evidence.gait.near_side, max(bgr.shape[:2]) / 1000.0)
+        scale = width / bgr.shape[1]
+        if scale < 1:
+            bgr = cv2.resize(bgr, (width, int(round(bgr.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+        ok, png = cv2.imencode(".png", bgr)
+        if ok:
+            out.append((f"{caption} — frame {frame_no}, {frame.t_ms / 1000:.2f} s", png.tobytes()))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The page
+
+
+def _coaching(report: dict, th: Thresholds) -> dict:
+    """The report's coaching block, or one rebuilt from its findings (older JSON files)."""
+    if report.get("coaching"):
+        return report["coaching"]
+    findings = [Finding(r["id"], r["title"], r["status"], r["value"], r["unit"], r["target"], r["cue"],
+                        r.get("frames", [])) for r in report.get("rules", [])]
+    plan = dict(BEGINNER_PLAN, minutes=list(plan_minutes()))
+    return {"fixes": [f.to_dict() for f in rank_fixes(findings, th)], "confidence": {},
+            "capture": {"ok": True, "tips": [], "measures": {}}, "sessions": session_guidance(),
+            "plan": plan, "stretches": STRETCH_NOTE}
+
+
+def build_html(report: dict, per_frame: dict | None = None, frames: list[tuple[str, bytes]] | None = None,
+               thresholds: Thresholds | None = None, intervals: list[dict] | None = None) -> str:
+    """The whole page as one string. ``report`` is ``Report.to_dict()`` (or the JSON file's content)."""
+    th = thresholds or Thresholds()
+    per_frame = per_frame or {}
+    coaching = _coaching(report, th)
+    name = Path(str(report.get("video", {}).get("path", "clip"))).name
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+             f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+             f"<title>formcheck report: {_e(name)}</title><style>{CSS}</style></head><body><main>"]
+    parts.append(_summary(report, name))
+    parts.append(_fixes(coaching))
+    parts.append(_capture(coaching, report))
+    parts.append(_sessions(coaching, intervals))
+    parts.append(_plots(per_frame, report, th))
+    parts.append(_frames(frames))
+    parts.append(_findings(report, coaching))
+    parts.append(_steps(report))
+    parts.append(f'<p class="muted">Made by formcheck {_e(report.get("formcheck_version", ""))}. '
+                 "Thresholds are defaults from published studies and heuristics; see RULES.md.</p>")
+    parts.append("</main></body></html>")
+    return "\n".join(parts)
+
+
+def _section(sid: str, title: str, body: str) -> str:
+    return f'<section id="{sid}"><h2>{_e(title)}</h2>{body}</section>'
+
+
+def _summary(report: dict, name: str) -> str:
+    cad = report.get("cadence_spm")
+    runner = report.get("runner", {})
+    body = (f"<h1>{_e(name)}</h1><p><b>{_e(report.get('direction'))} {_e(report.get('gait_type'))}</b>, "
+            f"{_e(report.get('setting'))}, facing {_e(runner.get('facing', '?'))}; "
+            f"cadence {_num(cad, 0) if cad else 'not measured'} steps/min; "
+            f"score <b>{_e(report.get('score'))}/100</b>.</p>")
+    warns = report.get("warnings") or []
+    if warns:
+        body += "<ul>" + "".join(f"<li class=\"muted\">{_e(w)}</li>" for w in warns) + "</ul>"
+    return _section("summary", "Summary", body)
+
+
+def _fixes(coaching: dict) -> str:
+    fixes = coaching.get("fixes", [])
+    notes = "".join(f"<p><b>Note:</b> {_e(n)}</p>" for n in coaching.get("notes", []))
+    if not fixes:
+        body = "<p>No fixes needed: every judged cue is in its target band. Keep it up.</p>"
+    else:
+        items = []
+        for n, f in enumerate(fixes, 1):
+            conf = f.get("confidence")
+            items.append(
+                f'<div class="fix {_e(f["status"])}"><p><b>{n}. {_e(f["title"])}</b> {_badge(f["status"])} '
+                f'<span class="muted">({_e(f["body_part"])}; measured {_num(f.get("value"))} {_e(f.get("unit"))}, '
+                f'target {_e(f.get("target"))}'
+                + (f"; confidence {float(conf):.0%}" if conf is not None else "") + ")</span></p>"
+                f"<p><b>Cue:</b> {_e(f['cue'])}</p><p><b>Why:</b> {_e(f['why'])}</p>"
+                f"<p><b>Drill:</b> {_e(f['drill'])}</p></div>")
+        body = "".join(items)
+    body += f'<p class="muted">{_e(coaching.get("stretches", STRETCH_NOTE))}</p>'
+    return _section("fixes", "Top fixes", notes + body)
+
+
+def _capture(coaching: dict, report: dict) -> str:
+    cap = coaching.get("capture", {})
+    tips = cap.get("tips", [])
+    body = ("<p>The footage is good for judging form.</p>" if not tips else
+            "<p>To get more reliable numbers next time:</p><ul>" + "".join(f"<li>{_e(t)}</li>" for t in tips) + "</ul>")
+    body += ('<p class="muted">Best results: side on, camera at hip height, the whole body in frame, '
+             "60 fps or more.</p>")
+    return _section("capture", "Filming", body)
+
+
+def _sessions(coaching: dict, intervals: list[dict] | None) -> str:
+    s = coaching.get("sessions", {})
+    plan = coaching.get("plan", {})
+    body = "".join(f"<p>{_e(line)}</p>" for line in s.get("advice", []))
+    body += "".join(f"<p><b>Note:</b> {_e(n)}</p>" for n in s.get("notes", []))
+    steps = plan.get("steps", [])
+    if steps:
+        rows = "".join(f"<tr><td>{_e(a)}</td><td>{_e(_dur(d))}</td></tr>" for a, d in steps)
+        minutes = plan.get("minutes")
+        body += (f"<h3>{_e(plan.get('title', 'Plan'))}</h3><p>{_e(plan.get('note', ''))}</p>"
+                 f"<table><tr><th>activity</th><th>time</th></tr>{rows}</table>"
+                 + (f'<p class="muted">About {minutes[0]}-{minutes[1]} minutes in all.</p>' if minutes else ""))
+    if intervals:
+        rows = "".join(f"<tr><td>{_num(i['start_s'], 1)}-{_num(i['end_s'], 1)} s</td><td>{_e(i['label'])}</td>"
+                       f"<td>{_num(i.get('cadence_spm'), 0)}</td></tr>" for i in intervals)
+        body += f"<h3>Intervals in this clip</h3><table><tr><th>time</th><th>activity</th><th>steps/min</th></tr>{rows}</table>"
+    return _section("sessions", "Sessions", body)
+
+
+def _dur(seconds: float) -> str:
+    seconds = float(seconds)
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def _plots(per_frame: dict, report: dict, th: Thresholds) -> str:
+    imgs = []
+    angles = plot_angles(per_frame, th) if per_frame else None
+    if angles:
+        imgs.append(_img(angles, "trunk lean and elbow angle over time with target bands"))
+    feet = plot_feet(per_frame, report.get("contacts", [])) if per_frame else None
+    if feet:
+        imgs.append(_img(feet, "foot heights with contacts"))
+    body = "".join(imgs) or '<p class="muted">No per-frame data (the CSV next to the JSON report was not found).</p>'
+    return _section("plots", "Over time", body)
+
+
+def _frames(frames: list[tuple[str, bytes]] | None) -> str:
+    if not frames:
+        body = '<p class="muted">No key frames: make the report from the video to include them.</p>'
+    else:
+        body = '<div class="frames">' + "".join(
+            f"<figure>{_img(png, caption)}<figcaption>{_e(caption)}</figcaption></figure>" for caption, png in frames
+        ) + "</div>"
+    return _section("key-frames", "Key frames", body)
+
+
+def _findings(report: dict, coaching: dict) -> str:
+    conf = coaching.get("confidence", {})
+
+    def confidence(rule_id: str) -> str:
+        return f"{float(conf[rule_id]):.0%}" if rule_id in conf else "–"
+
+    rows = "".join(
+        f"<tr><td>{_e(r['title'])}</td><td>{_badge(r['status'])}</td><td>{_num(r.get('value'))} {_e(r.get('unit'))}</td>"
+        f"<td>{_e(r.get('target'))}</td><td>{confidence(r['id'])}</td><td>{_e(r.get('cue'))}</td></tr>"
+        for r in report.get("rules", []))
+    return _section("findings", "All findings",
+                    f"<table><tr><th>cue</th><th>status</th><th>value</th><th>target</th><th>confidence</th>"
+                    f"<th>advice</th></tr>{rows}</table>")
+
+
+def _steps(report: dict) -> str:
+    contacts = report.get("contacts", [])
+    if not contacts:
+        return _section("steps", "Steps", "<p class=\"muted\">No foot contacts were found.</p>")
+    rows = "".join(
+        f"<tr><td>{n}</td><td>{_e(c.get('foot'))}</td><td>{_num(c.get('time_s'))}</td><td>{_e(c.get('frame'))}</td>"
+        f"<td>{_e(c.get('strike'))}</td><td>{_num(c.get('foot_pitch_deg'), 1)}</td><td>{_num(c.get('contact_time_s'), 3)}</td></tr>"
+        for n, c in enumerate(contacts, 1))
+    return _section("steps", "Steps", "<table><tr><th>#</th><th>foot</th><th>time (s)</th><th>frame</th><th>strike</th>"
+                    f"<th>foot pitch (deg)</th><th>contact (s)</th></tr>{rows}</table>")
+
+
+# ---------------------------------------------------------------------------
+# Files
+
+
+def html_path(source: str | Path, out_dir: str | Path | None = None) -> Path:
+    """``run.mp4`` or ``run.formcheck.json`` -> ``run.formcheck.html`` (next to it or in out_dir)."""
+    source = Path(source)
+    stem = source.stem
+    if stem.endswith(".formcheck"):
+        stem = stem[: -len(".formcheck")]
+    return Path(out_dir or source.parent) / f"{stem}.formcheck.html"
+
+
+def read_csv_columns(path: str | Path) -> dict:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return {}
+    header, body = rows[0], rows[1:]
+    return {name: [r[i] if i < len(r) else "" for r in body] for i, name in enumerate(header)}
+
+
+def report_from_json(json_path: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write the HTML for a saved JSON report; the per-frame CSV next to it (if any) gives the plots."""
+    json_path = Path(json_path)
+    try:
+        report = json.loads(json_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{json_path.name} is not a formcheck JSON report: {exc}.") from exc
+    if not isinstance(report, dict) or "rules" not in report:
+        raise InputError(f"{json_path.name} is not a formcheck JSON report (no 'rules').")
+    csv_path = json_path.with_suffix(".csv")
+    per_frame = read_csv_columns(csv_path) if csv_path.exists() else {}
+    out = html_path(json_path, out_dir)
+    atomic_write_text(out, build_html(report, per_frame))
+    return out
+
+
+def report_from_clip(clip: str | Path, out_dir: str | Path | None = None, *, config: str | Path | None = None,
+                     slowmo: float = 1.0, model: str | Path | None = None, progress=None) -> Path:
+    """Analyse a clip and write its HTML report with key frames."""
+    from .api import _analyse_clip
+    from .config import load_thresholds
+
+    clip = Path(clip)
+    th = load_thresholds(config)
+    report, evidence = _analyse_clip(clip, th, slowmo, model, progress)
+    d = report.to_dict()
+    t = evidence.pose.t_s
+    minutes = float(t[-1] - t[0]) / 60 if len(t) > 1 else 0.0
+    intervals = None
+    if minutes >= 1.0:  # a whole session rather than a short clip: show its intervals and its length
+        from .intervals import segment
+
+        intervals = [s.to_dict() for s in segment(evidence.pose, clean=False)]
+        if d.get("coaching"):
+            d["coaching"]["sessions"] = session_guidance(session_minutes=minutes)
+    frames = key_frames(clip, evidence, (d.get("coaching") or {}).get("fixes", []), slowmo)
+    per_frame = {k: np.asarray(v).tolist() for k, v in report.per_frame.items()}
+    out = html_path(clip, out_dir)
+    atomic_write_text(out, build_html(d, per_frame, frames, th, intervals))
+    return out

@@ -1,0 +1,121 @@
+"""The shareable HTML report: every section present, self-contained (no external URLs)."""
+
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+from landmark_gait import Gait2D, make_series
+
+from formcheck.analysis import analyse_pose
+from formcheck.cli import main
+from formcheck.html_report import (
+    SECTIONS,
+    build_html,
+    html_path,
+    key_frames,
+    report_from_json,
+)
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+
+
+def analysed(**kw):
+    g = Gait2D(**kw)
+    return analyse_pose(make_series(g), {"path": "synthetic/run.mp4"})
+
+
+def assert_self_contained(page: str):
+    assert not EXTERNAL.search(page)
+    assert "http://" not in page and "https://" not in page
+    assert "<link" not in page and "<script" not in page
+
+
+def test_the_page_has_every_section_and_no_external_urls():
+    report, _ = analysed(elbow_deg=160.0, fps=30.0)
+    page = build_html(report.to_dict(), {k: np.asarray(v).tolist() for k, v in report.per_frame.items()})
+    for sid in SECTIONS:
+        assert f'id="{sid}"' in page
+    assert page.count("data:image/png;base64,") == 2  # the two plots
+    assert "Elbows near 90°" in page and "Drill:" in page and "Russian twists" in page
+    assert "Beginner interval plan" in page and "60 fps" in page
+    assert page.count("<tr>") >= len(report.contacts) + len(report.rules)
+    assert_self_contained(page)
+
+
+def test_text_is_escaped():
+    report, _ = analysed()
+    d = report.to_dict()
+    d["video"]["path"] = "run<img src=x onerror=alert(1)>.mp4"
+    page = build_html(d)
+    assert "<img src=x" not in page and "run&lt;img src=x" in page
+
+
+def test_from_saved_json_and_csv_via_the_cli(tmp_path):
+    report, _ = analysed(lean_deg=-6.0)
+    report.write_json(tmp_path / "run.formcheck.json")
+    report.write_csv(tmp_path / "run.formcheck.csv")
+    assert main(["report", str(tmp_path / "run.formcheck.json")]) == 0
+    out = tmp_path / "run.formcheck.html"
+    page = out.read_text(encoding="utf-8")
+    for sid in SECTIONS:
+        assert f'id="{sid}"' in page
+    assert page.count("data:image/png;base64,") == 2
+    assert "Slight forward lean" in page
+    assert_self_contained(page)
+
+
+def test_old_json_without_coaching_still_ranks_fixes(tmp_path):
+    report, _ = analysed(elbow_deg=160.0)
+    report.coaching = None
+    path = report.write_json(tmp_path / "old.formcheck.json")
+    page = report_from_json(path).read_text(encoding="utf-8")
+    assert "1. Elbows near 90°" in page
+
+
+def test_bad_json_is_an_input_error(tmp_path, capsys):
+    bad = tmp_path / "x.json"
+    bad.write_text("{not json")
+    assert main(["report", str(bad)]) == 2
+    assert "not a formcheck JSON report" in capsys.readouterr().err
+
+
+def test_html_path_names():
+    assert html_path("a/run.mp4").name == "run.formcheck.html"
+    assert html_path("a/run.formcheck.json", "b") .as_posix() == "b/run.formcheck.html"
+
+
+def test_key_frames_from_a_video_show_the_skeleton(tmp_path):
+    g = Gait2D(fps=30.0, duration_s=4.0, elbow_deg=160.0)
+    pose = make_series(g)
+    report, ev = analyse_pose(pose, {"path": "run.avi"})
+    clip = tmp_path / "run.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (pose.width, pose.height))
+    for _ in range(len(pose)):
+        writer.write(np.zeros((pose.height, pose.width, 3), np.uint8))
+    writer.release()
+    frames = key_frames(clip, ev, report.coaching["fixes"])
+    assert frames
+    caption, png = frames[0]
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape[1] == 480 and img.max() > 0  # skeleton drawn on a black frame
+    page = build_html(report.to_dict(), frames=frames)
+    assert page.count("data:image/png;base64,") == len(frames)
+    assert_self_contained(page)
+
+
+def test_intervals_and_a_long_session_note_are_shown():
+    from formcheck.coach import session_guidance
+
+    report, _ = analysed()
+    d = report.to_dict()
+    d["coaching"]["sessions"] = session_guidance(session_minutes=45)
+    intervals = [{"kind": "walk_backward", "label": "walking backwards", "start_s": 0.0, "end_s": 300.0,
+                  "cadence_spm": 110.0},
+                 {"kind": "run_backward", "label": "jogging/running backwards", "start_s": 300.0, "end_s": 330.0,
+                  "cadence_spm": 178.0}]
+    page = build_html(d, intervals=intervals)
+    assert "Intervals in this clip" in page and "jogging/running backwards" in page
+    assert "45 minutes" in page
+    assert_self_contained(page)
