@@ -59,7 +59,8 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds) -> tuple[Repo
 def _contact_dict(c, pose: PoseSeries) -> dict:
     return {"foot": c.foot, "frame": int(pose.frame_index[c.frame]), "time_s": round(c.time_s, 4),
             "strike": c.strike, "foot_pitch_deg": None if c.foot_pitch_deg is None else round(c.foot_pitch_deg, 2),
-            "contact_time_s": round(c.contact_time_s, 4)}
+            "contact_time_s": round(c.contact_time_s, 4),
+            "step_length_leg": None if c.step_length_leg is None else round(c.step_length_leg, 3)}
 
 
 def _metrics(ev: Evidence) -> dict:

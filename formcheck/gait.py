@@ -28,6 +28,7 @@ class Contact:
     strike: str  # forefoot | flat | heel | uncertain
     foot_pitch_deg: float | None
     x_px: float  # lowest foot point at contact, image x
+    step_length_leg: float | None = None  # distance travelled until the next contact, in L
 
 
 @dataclass
@@ -352,6 +353,23 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float) -
     gait.duty_factor = float(np.median([c.contact_time_s for c in contacts]) / stride)
     gait.gait_type = "walk" if is_walking(contacts, gait.cadence_spm) else "run"
     gait.belt_speed_leg_s = float(np.nanmedian(np.abs(vrel[mid_stance(stance)])))
-    # Step length = distance travelled per step = belt speed x step time (also overground).
+    fill_step_lengths(contacts, vrel, stance, stride)  # per step, for the step table
+    # The judged value uses all stances at once, steadier than the per-step values:
+    # distance per step = belt (or running) speed x step time.
     gait.step_length_leg = np.array([gait.belt_speed_leg_s * stride / 2])
     return gait
+
+
+def fill_step_lengths(contacts: list[Contact], vrel: np.ndarray, stance: np.ndarray, stride: float) -> None:
+    """Per step: distance travelled = this stance's belt (or running) speed x time to the
+    next contact of the other foot. Holds on a treadmill and overground alike.
+    Steps with a missed contact in between (longer than 0.75 stride) are skipped."""
+    mid = mid_stance(stance)
+    for cur, nxt in zip(contacts[:-1], contacts[1:]):
+        step_time = nxt.time_s - cur.time_s
+        col = FEET.index(cur.foot)
+        frames = np.arange(cur.frame, cur.toe_off + 1)
+        speeds = np.abs(vrel[frames[mid[frames, col]], col])
+        if nxt.foot == cur.foot or step_time > 0.75 * stride or not np.isfinite(speeds).any():
+            continue
+        cur.step_length_leg = float(np.nanmedian(speeds) * step_time)
