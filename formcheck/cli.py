@@ -119,7 +119,7 @@ def _report(args) -> int:
     if not args.source.exists():
         raise InputError(f"{args.source} does not exist.")
     if args.out_dir:
-        args.out_dir.mkdir(parents=True, exist_ok=True)
+        _prepare_out_dir(args.out_dir)
     if args.source.suffix.lower() == ".json":
         out = report_from_json(args.source, args.out_dir)
     else:

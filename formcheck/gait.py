@@ -310,6 +310,16 @@ def is_walking(contacts: list[Contact], cadence_spm: float) -> bool:
     return overlapping > len(transitions) / 2
 
 
+def feet_move(pose: PoseSeries, leg_px: float, min_range_leg: float = 0.2) -> bool:
+    """Whether either ankle swings fore-aft relative to the pelvis by a stepping amount."""
+    hx = hip_mid(pose)[:, 0]
+    for side in FEET:
+        rel = (pose.xy[:, SIDE[side]["ankle"], 0] - hx) / leg_px
+        if np.isfinite(rel).sum() >= 5 and np.nanpercentile(rel, 95) - np.nanpercentile(rel, 5) > min_range_leg:
+            return True
+    return False
+
+
 def classify_direction(facing: int, travel: int) -> str:
     if travel == 0:
         return "unknown"
@@ -345,8 +355,10 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float) -
     stride = stride_time(contacts)
     if stride is not None:
         stride = spectral_stride_time(pose, stride) or stride
-    if stride is None or not 0.4 < stride < 3.0:
-        gait.gait_type = "stand" if len(contacts) < 2 else "unknown"
+    if stride is None or not 0.4 < stride < 3.0 or not feet_move(pose, leg_px):
+        # No steady stepping: contacts and travel would come from pose jitter.
+        gait.gait_type = "stand" if len(contacts) < 2 or not feet_move(pose, leg_px) else "unknown"
+        gait.direction, gait.travel, gait.contacts = "unknown", 0, []
         return gait
     gait.stride_time_s = stride
     gait.cadence_spm = 120.0 / stride

@@ -160,6 +160,9 @@ def _clean(pose: PoseSeries, min_visibility: float, cutoff_hz: float) -> PoseSer
     fps = fps_of(pose.t_ms)
     xy = pose.xy.copy()
     xy[pose.visibility < min_visibility] = np.nan
+    # MediaPipe invents positions for limbs outside the picture; nothing may be judged from them
+    outside = (xy[..., 0] < 0) | (xy[..., 0] >= pose.width) | (xy[..., 1] < 0) | (xy[..., 1] >= pose.height)
+    xy[outside] = np.nan
     xy = repair_swaps(xy, max_flip=max(2, int(round(0.1 * fps))))
     xy = remove_outliers(xy)
     xy = fill_gaps(xy, max_gap=max(2, int(round(0.15 * fps))))

@@ -69,7 +69,12 @@ def verify(path: Path) -> Path:
 def find_model(explicit: str | os.PathLike | None = None) -> Path:
     """The verified model path. An explicitly named file must itself be valid."""
     if explicit or os.environ.get("FORMCHECK_MODEL"):
-        return verify(candidate_paths(explicit)[0])
+        try:
+            return verify(candidate_paths(explicit)[0])
+        except ModelError as exc:
+            how = "--model" if explicit else "FORMCHECK_MODEL"
+            raise ModelError(f"{str(exc).replace(FIX_HINT, '').strip()} Point {how} to a valid "
+                             f"{MODEL_NAME}, or leave it unset to use the installed model.") from exc
     for path in candidate_paths():
         if path.is_file():
             return verify(path)

@@ -91,8 +91,10 @@ def _not_running(ev: Evidence) -> bool:
 def direction(ev: Evidence, th: Thresholds) -> Finding:
     g = ev.gait
     title, target = "Backward running", "facing opposite to travel, flight phase (duty < 0.5)"
-    if g.direction == "unknown":
-        return unknown("direction", title, "", target, "Could not tell which way the runner travels.")
+    if g.direction == "unknown" or g.gait_type not in ("run", "walk"):
+        why = "Standing still: no steps to judge." if g.gait_type == "stand" else \
+            "Could not tell which way the runner travels (too few clear steps)."
+        return unknown("direction", title, "", target, why)
     value = g.duty_factor
     if g.direction == "forward":
         return Finding("direction", title, FAIL, value, "duty", target,
@@ -181,6 +183,8 @@ def arm_leg_opposition(ev: Evidence, th: Thresholds) -> Finding:
     title, unit = "Arms swing opposite to legs", "r"
     target = f"contralateral r ≥ {th.opposition_r_pass:g}"
     pose, f = ev.pose, ev.gait.facing
+    if ev.gait.gait_type not in ("run", "walk"):
+        return unknown("arm_leg_opposition", title, unit, target, "Needs a clip with steady steps.")
     arm_side = ev.gait.near_side
     other = "right" if arm_side == "left" else "left"
     # The upper arm (elbow about shoulder) tracks the swing; the wrist also moves with elbow flexion.

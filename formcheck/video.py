@@ -112,13 +112,15 @@ class _Timeline:
     last good time, so times stay continuous and increasing.
     """
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, trusted: bool = True) -> None:
         self._frame_ms = 1000.0 / fps
         self._last: tuple[int, float] | None = None
-        self._trusted = True
+        self._trusted = trusted
 
     def at(self, index: int, t_ms: float) -> float:
-        if self._last is None:
+        if not self._trusted and self._last is None:
+            t = index * self._frame_ms  # timestamps known to be nonsense: a plain 1/fps grid
+        elif self._last is None:
             # A later frame at time 0 is the "no timestamp" value, not a real time.
             sane = math.isfinite(t_ms) and (0 < t_ms <= index * MAX_GAP_MS if index > 0 else t_ms == 0)
             t = t_ms if sane else index * self._frame_ms
@@ -141,9 +143,19 @@ def _check_readable_file(path: Path) -> None:
         raise VideoError(f"Cannot read '{path}': permission denied. Check the file's permissions.")
     if path.stat().st_size == 0:
         raise VideoError(f"Video file '{path}' is empty (0 bytes). Record or export the clip again.")
-    # FFmpeg happily opens a PNG/JPEG renamed .mp4 as a one-frame "video".
-    if cv2.haveImageReader(str(path)):
+    # FFmpeg happily opens a PNG/JPEG renamed .mp4 as a one-frame "video". The signature test
+    # alone also claims MP4s with a damaged first box (the AVIF reader shares the ISO format),
+    # so only an image OpenCV can actually decode counts as a still image.
+    if cv2.haveImageReader(str(path)) and _decodes_as_image(path):
         raise VideoError(f"'{path}' is a still image, not a video. Pass a video clip such as an MP4.")
+
+
+def _decodes_as_image(path: Path) -> bool:
+    with _quiet_opencv():
+        try:
+            return cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_8) is not None
+        except cv2.error:
+            return False
 
 
 def _why_unreadable(path: Path) -> str:
@@ -224,9 +236,14 @@ class VideoFile:
         height, width = self._upright(bgr).shape[:2]
         self._pending = first
         fps = cap.get(cv2.CAP_PROP_FPS)
+        self._trust_pts = True
         if _fps_or_fallback(fps) != fps:
             second = _read(cap)
-            fps = _fps_or_fallback(fps, second[1] - self._origin_ms if second else None)
+            step_ms = second[1] - self._origin_ms if second else None
+            fps = _fps_or_fallback(fps, step_ms)
+            # Header and timestamps both implausible (e.g. 1000 fps, 1 ms apart): the frames are
+            # timed on the fallback grid, so frame times agree with info.fps.
+            self._trust_pts = step_ms is None or (math.isfinite(step_ms) and step_ms >= 1000.0 / MAX_FPS)
             self._pending = None
         frames = _frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         if frames is None:
@@ -300,7 +317,7 @@ class VideoFile:
             last = capped if last is None else min(last, capped)
         if last is not None and last <= self.start:
             return
-        timeline = _Timeline(self.info.fps)
+        timeline = _Timeline(self.info.fps, trusted=self._trust_pts)
         current = self._first_of_range()
         index = self.start
         while current is not None:

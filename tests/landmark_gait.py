@@ -63,7 +63,7 @@ def make_series(g: Gait2D) -> PoseSeries:
     mid_stance = g.contact_times("left")[0] + g.duty * stride / 2
     walking = 1.0 if g.duty > 0.5 else -1.0
     hip_up = walking * g.bounce_leg * L / 2 * np.cos(2 * np.pi * (t - mid_stance) / (stride / 2))
-    hip = np.stack([np.full(n, 600.0), ground - 0.9 * L - hip_up], axis=1)
+    hip = np.stack([np.full(n, 5000.0), ground - 0.9 * L - hip_up], axis=1)
     if not g.treadmill:
         hip[:, 0] += g.travel * speed * t
     xy = np.full((n, 33, 2), np.nan)
@@ -112,4 +112,5 @@ def make_series(g: Gait2D) -> PoseSeries:
     xy[:, P.NOSE] = head + [g.facing * 0.08 * L, 0]
     xy[:, [P.LEFT_EAR, P.RIGHT_EAR]] = (head - [g.facing * 0.04 * L, 0])[:, None]
     vis = np.where(np.isnan(xy[..., 0]), 0.0, 0.99)
-    return PoseSeries(xy, vis, t * 1000.0, np.arange(n), 1280, 1000)
+    # a wide "image" so an overground runner stays in view for the whole series
+    return PoseSeries(xy, vis, t * 1000.0, np.arange(n), 10000, 1000)

