@@ -609,4 +609,3 @@ def test_debug_flag_shows_the_traceback(tmp_path):
     assert loud.returncode != 0 and "Traceback" in loud.stderr and "VideoError" in loud.stderr
 
 
-# --------------------------------------------------------------------------- parallel render (>= 120 frames)
