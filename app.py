@@ -40,6 +40,7 @@ import streamlit as st
 from formcheck import __version__
 from formcheck.config import Thresholds, load_thresholds
 from formcheck.errors import ConfigError, FormcheckError, InputError, VideoError
+from formcheck.html_report import build_html
 
 ROOT = Path(__file__).resolve().parent
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
@@ -430,6 +431,7 @@ def show_results(result: Result, settings: Settings) -> None:
         st.caption(f"Note: {w}")
     if result.history_error:
         st.warning(f"Not saved to history: {result.history_error}")
+    show_fixes(report.coaching or {})
 
     portrait = report.video.get("height", 0) > report.video.get("width", 1)
     video_col, verdict_col = st.columns([2, 3] if portrait else [3, 2])
@@ -470,7 +472,7 @@ def show_results(result: Result, settings: Settings) -> None:
 
     st.markdown("#### Downloads")
     stem = Path(result.source).stem
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     if result.video_path is not None:
         c1.download_button("Annotated video (MP4)", data=result.video_path.read_bytes(),
                            file_name=f"{stem}.formcheck.mp4", mime="video/mp4", key=f"dl_v_{result.key[:12]}")
@@ -478,8 +480,24 @@ def show_results(result: Result, settings: Settings) -> None:
                        mime="application/json", key=f"dl_j_{result.key[:12]}")
     c3.download_button("Per-frame data (CSV)", data=result.csv_bytes, file_name=f"{stem}.formcheck.csv",
                        mime="text/csv", key=f"dl_c_{result.key[:12]}")
+    html = build_html(d, per_frame=report.per_frame, thresholds=settings.thresholds)
+    c4.download_button("Shareable report (HTML)", data=html, file_name=f"{stem}.formcheck.html",
+                       mime="text/html", key=f"dl_h_{result.key[:12]}")
     st.caption(f"formcheck {__version__} · analysed in {result.elapsed_s:.0f} s"
                + (f" · saved to history as session {result.history_id}" if result.history_id else ""))
+
+
+def show_fixes(coaching: dict) -> None:
+    """The ranked fixes first: what a coach would say before the numbers."""
+    fixes = coaching.get("fixes", [])
+    if fixes:
+        st.markdown("#### Fix first")
+        for i, fix in enumerate(fixes, 1):
+            st.markdown(f"**{i}. {fix['cue']}**  \n{fix['why']}  \n*Drill:* {fix['drill']}")
+    elif coaching:
+        st.success("No form faults to fix on this clip.")
+    for tip in coaching.get("capture", {}).get("tips", []):
+        st.caption(f"Filming tip: {tip}")
 
 
 def render_verdict(rule: dict, jump_key: str | None = None, frame_to_s: dict | None = None,
@@ -510,6 +528,7 @@ def step_table(contacts: list[dict]) -> list[dict]:
                      "strike": c["strike"],
                      "foot pitch (°)": None if c.get("foot_pitch_deg") is None else round(c["foot_pitch_deg"], 1),
                      "contact time (s)": round(c["contact_time_s"], 3),
+                     "step length (L)": c.get("step_length_leg"),
                      "step time (s)": None if step_s is None else round(step_s, 3),
                      "cadence (steps/min)": None if not step_s else round(60.0 / step_s)})
         prev_t = c["time_s"]

@@ -49,7 +49,7 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds) -> tuple[Repo
         metrics=_metrics(ev),
         rules=findings,
         score=score(findings),
-        warnings=_warnings(raw, gait),
+        warnings=_warnings(raw),
         per_frame=_per_frame(ev),
     )
     report.coaching = coach(findings, ev, thresholds).to_dict()
@@ -79,14 +79,10 @@ def _metrics(ev: Evidence) -> dict:
     }
 
 
-def _warnings(raw: PoseSeries, gait: Gait) -> list[str]:
+def _warnings(raw: PoseSeries) -> list[str]:
     notes = []
     if len(raw) and raw.detected.mean() < 0.8:
         notes.append(f"The runner was found in only {raw.detected.mean():.0%} of frames.")
-    fps = K.fps_of(raw.t_ms) if len(raw) > 1 else 0
-    if 0 < fps < 50:
-        notes.append(f"At {fps:.0f} fps one frame is {1000 / fps:.0f} ms, 10-20 % of a ground contact: "
-                     "contact times and strike are approximate; film at 60 fps or more for precision.")
     return notes
 
 

@@ -84,6 +84,11 @@ class Report:
         for f in self.rules:
             value = "" if f.value is None else f" {f.value:.2f} {f.unit}".rstrip()
             lines.append(f"  {STATUS_MARK[f.status]:<8}{f.title}:{value} (target {f.target}). {f.cue}")
+        fixes = (self.coaching or {}).get("fixes", [])
+        if fixes:
+            lines.append("Fix first:")
+            lines += [f"  {i}. {fix['cue']} Drill: {fix['drill']}" for i, fix in enumerate(fixes, 1)]
+        lines += [f"  tip: {tip}" for tip in (self.coaching or {}).get("capture", {}).get("tips", [])]
         lines += [f"  note: {w}" for w in self.warnings]
         return "\n".join(lines)
 

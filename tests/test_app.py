@@ -174,7 +174,7 @@ def test_sample_clip_full_review(isolated):
     assert len(at.get("image")) >= 5  # trunk lean, elbow, feet, cadence, score
     assert len(at.dataframe) >= 1
     downloads = {b.label for b in at.get("download_button") if b.key.startswith("dl_")}
-    assert downloads == {"Annotated video (MP4)", "Report (JSON)", "Per-frame data (CSV)"}
+    assert downloads == {"Annotated video (MP4)", "Report (JSON)", "Per-frame data (CSV)", "Shareable report (HTML)"}
     results = at.session_state["results"]
     assert len(results) == 1
     result = next(iter(results.values()))
