@@ -9,7 +9,7 @@ from typing import Callable
 from .analysis import analyse_pose
 from .config import Thresholds, load_thresholds
 from .errors import NoPersonError
-from .pose import PoseEstimator, estimate
+from .parallel import estimate_clip, render_video
 from .render import Annotator
 from .report import Report
 from .rules import Evidence
@@ -50,15 +50,10 @@ def analyze(path: str | Path, out_dir: str | Path | None = None, *, outputs: Out
 
 
 def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, progress) -> tuple[Report, Evidence]:
-    with VideoFile(path, slowmo=slowmo) as video, PoseEstimator(model) as estimator:
+    with VideoFile(path, slowmo=slowmo) as video:
         info = video.info
-        total = info.frames
-
-        def on_frame(frame, _people):
-            if progress is not None:
-                progress("pose", frame.index + 1, total)
-
-        raw = estimate(video, estimator, info.width, info.height, on_frame=on_frame)
+        # all cores when it pays (one landmarker per process); the plain sequential loop otherwise
+        raw = estimate_clip(video, model, progress)
     if not raw.detected.any():
         raise NoPersonError(f"No person was found in {path.name}. Film the runner side-on "
                             "with the whole body in view and good light.")
@@ -69,22 +64,35 @@ def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, prog
 
 def _write_outputs(report: Report, evidence: Evidence, path: Path, out_dir, outputs: Outputs, slowmo: float,
                    progress) -> None:
+    """Write the outputs asked for, all or nothing: if one fails, the ones this run
+    already wrote are removed, so a folder never holds a mismatched set."""
     targets = output_paths(path, out_dir)
-    if outputs.video:
-        write_annotated_video(path, targets["video"], report, evidence, slowmo, progress)
-        report.outputs["video"] = str(targets["video"])
-    if outputs.csv:
-        report.write_csv(targets["csv"])
-        report.outputs["csv"] = str(targets["csv"])
-    if outputs.json:
-        report.outputs["json"] = str(targets["json"])
-        report.write_json(targets["json"])
+    written: list[Path] = []
+    try:
+        if outputs.video:
+            written.append(write_annotated_video(path, targets["video"], report, evidence, slowmo, progress))
+            report.outputs["video"] = str(targets["video"])
+        if outputs.csv:
+            written.append(report.write_csv(targets["csv"]))
+            report.outputs["csv"] = str(targets["csv"])
+        if outputs.json:
+            report.outputs["json"] = str(targets["json"])
+            written.append(report.write_json(targets["json"]))
+    except BaseException:
+        for done in written:
+            done.unlink(missing_ok=True)
+        report.outputs.clear()
+        raise
 
 
 def write_annotated_video(src: Path, dst: Path, report: Report, evidence: Evidence, slowmo: float = 1.0,
                           progress: Progress | None = None) -> Path:
     """Re-read the clip and write the annotated H.264 copy (frames are streamed, not kept)."""
-    annotator = Annotator(evidence, report.rules, title=f"{report.direction} {report.gait_type}")
+    title = f"{report.direction} {report.gait_type}"
+    # all cores when it pays: parts encoded in parallel, then joined without re-encoding
+    if render_video(src, dst, evidence, report.rules, title, slowmo, progress):
+        return dst
+    annotator = Annotator(evidence, report.rules, title=title)
     position = {int(f): i for i, f in enumerate(evidence.pose.frame_index)}
     with VideoFile(src, slowmo=slowmo) as video:
         info = video.info

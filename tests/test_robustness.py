@@ -569,7 +569,6 @@ def test_disk_full_library_output_error_no_temp_files(small_clip, tmp_path, monk
     assert not [name for name in leftovers(tmp_path) if name.startswith(".") or ".part" in name]
 
 
-@pytest.mark.xfail(strict=True, reason="api._write_outputs keeps the outputs written before the failing one")
 @pytest.mark.parametrize("fail_at", [2, 3])
 def test_disk_full_leaves_no_outputs_of_the_failed_run(small_clip, tmp_path, monkeypatch, fail_at):
     _enospc_on_call(monkeypatch, fail_at)
