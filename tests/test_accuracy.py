@@ -72,3 +72,14 @@ def test_the_deliberate_fault_is_flagged(sample):
         assert failing == [], failing
     else:
         assert report.rule(rule_id).status == expected_status(rule_id, truth, Thresholds()) == "fail"
+
+
+def test_the_deliberate_fault_is_the_top_fix(sample):
+    name, report, _, _ = sample
+    fixes = report.coaching["fixes"]
+    if FAULTS[name] is None:
+        assert all(fix["status"] != "fail" for fix in fixes)
+    elif name == "long_steps":  # long, slow steps: cadence and step length are one fix (legs)
+        assert fixes[0]["rule_id"] in {"step_length", "cadence"}
+    else:
+        assert fixes[0]["rule_id"] == FAULTS[name]

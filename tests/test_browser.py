@@ -309,3 +309,32 @@ def _live_numbers(text: str) -> dict:
     return {"frames": num(r"frames processed: (\d+)"), "fps": num(r"([\d.]+) fps"),
             "latency_ms": num(r"latency (\d+) ms"), "lag_ms": num(r"lag (\d+) ms"),
             "cadence_spm": num(r"cadence (\d+) steps/min")}
+
+
+def test_html_report_opens_offline_in_chromium_with_every_section(tmp_path):
+    """The shareable report is one file: it must render in a browser with no network at all."""
+    from playwright.sync_api import sync_playwright
+
+    from formcheck.html_report import report_from_clip
+
+    clip = ROOT / "sample_videos" / "straight_arms.mp4"
+    page_path = report_from_clip(clip, tmp_path)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=BASE_ARGS + ["--blink-settings=imagesEnabled=true"])
+        page = browser.new_page(viewport={"width": 1100, "height": 1400})
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        text = page.inner_text("body")
+        for heading in ("Summary", "Top fixes", "Filming", "Sessions", "Over time", "Key frames", "All findings",
+                        "Steps"):
+            assert heading.lower() in text.lower(), heading
+        assert "Bend your elbows" in text  # the top fix for this sample
+        images = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+        assert images and all(w > 0 for w in images)  # inline images decoded
+        assert all(u.startswith(("file:", "data:")) for u in requests), requests
+        page.screenshot(path=str(ARTIFACTS / "html_report.png"), full_page=True)
+        browser.close()
