@@ -72,6 +72,14 @@ def _per_stride(ev: Evidence, series: np.ndarray, stat) -> np.ndarray:
     return np.array([stat(series[a:b]) for a, b in ev.strides if np.isfinite(series[a:b]).sum() >= 2])
 
 
+def _median_of_stride_means(ev: Evidence, series: np.ndarray) -> float | None:
+    """RULES.md judges per-stride means; without full strides, all frames stand in."""
+    values = _per_stride(ev, series, np.nanmean)
+    if not len(values):
+        values = series[np.isfinite(series)]
+    return float(np.median(values)) if len(values) else None
+
+
 def _worst_frames(ev: Evidence, series: np.ndarray, target: float, n: int = 3) -> list[int]:
     finite = np.flatnonzero(np.isfinite(series))
     if not len(finite):
@@ -112,12 +120,9 @@ def trunk_lean(ev: Evidence, th: Thresholds) -> Finding:
     title, unit = "Slight forward lean", "deg"
     lo, hi = th.trunk_lean_pass
     target = f"{lo:g}-{hi:g}° toward the chest"
-    per_stride = _per_stride(ev, ev.trunk_lean, np.nanmean)
-    if not len(per_stride):
-        per_stride = ev.trunk_lean[np.isfinite(ev.trunk_lean)]
-    if not len(per_stride):
+    value = _median_of_stride_means(ev, ev.trunk_lean)
+    if value is None:
         return unknown("trunk_lean", title, unit, target, "The shoulders and hips were not visible.")
-    value = float(np.median(per_stride))
     status = _band(value, th.trunk_lean_pass, th.trunk_lean_caution)
     if value < th.trunk_lean_pass[0]:
         cue = "Lean slightly toward your chest: shoulders a little ahead of the hips, not upright or leaning back."
@@ -151,12 +156,9 @@ def elbow_angle(ev: Evidence, th: Thresholds) -> Finding:
     title, unit = "Elbows near 90°", "deg"
     lo, hi = th.elbow_pass
     target = f"{lo:g}-{hi:g}°"
-    per_stride = _per_stride(ev, ev.elbow, np.nanmean)
-    if not len(per_stride):
-        per_stride = ev.elbow[np.isfinite(ev.elbow)]
-    if not len(per_stride):
+    value = _median_of_stride_means(ev, ev.elbow)
+    if value is None:
         return unknown("elbow_angle", title, unit, target, "The arm nearest the camera was not visible.")
-    value = float(np.median(per_stride))
     status = _band(value, th.elbow_pass, th.elbow_caution)
     if value > hi:
         cue = "Bend your elbows more, to about 90°: arms relaxed, not straight."
