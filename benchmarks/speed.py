@@ -87,7 +87,7 @@ def frame_count(path: Path) -> tuple[int, float, int, int]:
 # the runs (in this process; everything is imported before timing)
 
 
-def run_bare(path: Path) -> dict:
+def run_bare(path: Path, max_frames: int | None = None) -> dict:
     """Decode + convert + detect_for_video, inline; nothing else. Times each part too."""
     import cv2
     import mediapipe as mp
@@ -114,7 +114,7 @@ def run_bare(path: Path) -> dict:
         while True:
             a = time.perf_counter()
             ok, bgr = cap.read()
-            if not ok:
+            if not ok or (max_frames is not None and n >= max_frames):
                 break
             b = time.perf_counter()
             image = mp.Image(image_format=mp.ImageFormat.SRGB, data=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
@@ -354,6 +354,35 @@ def cold(path: Path, reps: int = 1) -> dict:
     return out
 
 
+CAPACITY_CODE = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[2])
+    import speed
+    r = speed.run_bare(speed.Path(sys.argv[1]), max_frames=int(sys.argv[3]))
+    print(r["detect_ms"] + r["decode_ms"] + r["convert_ms"])
+""")
+
+
+def capacity(path: Path, frames: int = 120) -> tuple[float, list[float]]:
+    """What two cores give right now: the bare loop alone, then two bare loops at once
+    (separate processes, same frames). Returns ms/frame alone and for each of the two."""
+    def run(k: int) -> list[float]:
+        procs = [subprocess.Popen([sys.executable, "-c", CAPACITY_CODE, str(path), str(Path(__file__).parent),
+                                   str(frames)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                 for _ in range(k)]
+        return [float(p.communicate()[0].split()[-1]) for p in procs]
+
+    return run(1)[0], run(2)
+
+
+def log_capacity(log, path: Path) -> float:
+    alone, two = capacity(path)
+    gain = 2 * alone / max(two)
+    log(f"  one bare loop alone {alone:.1f} ms/frame; two at once {two[0]:.1f} and {two[1]:.1f} ms/frame "
+        f"-> two processes give {gain:.2f}x the throughput of one (2.0 on two free cores)")
+    return gain
+
+
 def startup(path: Path, runs: int = 3) -> list[tuple[float, float]]:
     out = []
     for _ in range(runs):
@@ -475,7 +504,11 @@ def main() -> int:
     run_analyse(TREADMILL, video=False)
     log(f"warm-up analyse (first in this process, not counted): {time.perf_counter() - t:.2f} s")
 
-    results = {"throughput": throughput(clips, reps, log)}
+    log("\n== machine check: do two processes get two cores' worth right now?")
+    results = {"capacity_before": log_capacity(log, TREADMILL)}
+    results["throughput"] = throughput(clips, reps, log)
+    log("\n== machine check again")
+    results["capacity_after"] = log_capacity(log, TREADMILL)
 
     log("\n== cold: one fresh process per run (interpreter, imports, model, workers' start-up included)")
     cd = cold(TREADMILL, reps=1 if args.quick else 2)
