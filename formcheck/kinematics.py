@@ -233,11 +233,6 @@ def elbow_angle_deg(pose: PoseSeries, side: str) -> np.ndarray:
     return interior_angle(pose.xy[:, s["shoulder"]], pose.xy[:, s["elbow"]], pose.xy[:, s["wrist"]])
 
 
-def knee_angle_deg(pose: PoseSeries, side: str) -> np.ndarray:
-    s = SIDE[side]
-    return interior_angle(pose.xy[:, s["hip"]], pose.xy[:, s["knee"]], pose.xy[:, s["ankle"]])
-
-
 def foot_pitch_deg(pose: PoseSeries, side: str, facing: int) -> np.ndarray:
     """(T,) heel -> toe against horizontal, positive when the toes are lower."""
     s = SIDE[side]

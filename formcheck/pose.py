@@ -59,9 +59,6 @@ class PoseSeries:
     def t_s(self) -> np.ndarray:
         return self.t_ms / 1000.0
 
-    def point(self, index: int) -> np.ndarray:
-        return self.xy[:, index]
-
     def with_xy(self, xy: np.ndarray) -> "PoseSeries":
         return replace(self, xy=xy)
 
