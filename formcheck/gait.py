@@ -271,7 +271,10 @@ def dominant_frequency(x: np.ndarray, t_s: np.ndarray, lo_hz: float, hi_hz: floa
     x, t = x[ok], t_s[ok]
     x = x - np.polyval(np.polyfit(t, x, 1), t)
     freqs = np.arange(lo_hz, hi_hz, step_hz)
-    power = np.abs(np.exp(-2j * np.pi * np.outer(freqs, t)) @ (x * np.hanning(len(x))))
+    windowed = x * np.hanning(len(x))
+    # in blocks of frequencies, so a long clip never builds a frequencies x frames matrix at once
+    power = np.concatenate([np.abs(np.exp(-2j * np.pi * np.outer(block, t)) @ windowed)
+                            for block in np.array_split(freqs, max(1, len(freqs) * len(t) // 2_000_000))])
     return float(freqs[np.argmax(power)])
 
 
