@@ -5,7 +5,8 @@
   band's tolerance, see ``severity``), plus one for a fail, times the confidence in the
   measurement.
 * ``finding_confidence``: 0..1 per finding from landmark visibility, frame rate against
-  contact time, and camera angle (how much the apparent leg length varies).
+  contact time, camera angle (how much the apparent leg length varies) and, for the
+  look-back rate, how long the runner was seen; cues not judged get no number.
 * ``capture_check``: how to film better (side on, hip height, whole body, 60 fps).
 * ``session_guidance`` and ``BEGINNER_PLAN``: how often and how long to run backwards.
 
@@ -146,12 +147,13 @@ class Coaching:
     plan: dict
     stretches: str = STRETCH_NOTE
     notes: list[str] = field(default_factory=list)
+    not_judged: list[dict] = field(default_factory=list)  # [{id, title, reason}]
 
     def to_dict(self) -> dict:
         return {"fixes": [f.to_dict() for f in self.fixes],
                 "confidence": {k: round(float(v), 3) for k, v in self.confidence.items()},
                 "capture": self.capture.to_dict(), "sessions": self.sessions, "plan": self.plan,
-                "stretches": self.stretches, "notes": self.notes}
+                "stretches": self.stretches, "notes": self.notes, "not_judged": self.not_judged}
 
 
 # ---------------------------------------------------------------------------
@@ -270,12 +272,33 @@ def confidence_factors(ev: Evidence) -> dict:
     }
 
 
-def finding_confidence(ev: Evidence, findings: list[Finding], factors: dict | None = None) -> dict:
-    """rule id -> 0..1 confidence from landmark visibility, frame rate vs contact time, camera angle."""
-    factors = factors or confidence_factors(ev)
+def seen_seconds(ev: Evidence) -> float:
+    """How long the runner was in view, first to last detected frame."""
     seen = ev.pose.detected
+    return float(ev.pose.t_s[seen][-1] - ev.pose.t_s[seen][0]) if seen.sum() > 1 else 0.0
+
+
+def observation_factor(rule_id: str, seen_s: float, th: Thresholds) -> float:
+    """Rate cues need time: a look back every 20 s is only a fair guess after a few such periods
+    (0.5 at one period, 1 from two on). Other cues are judged per step and need no more than the clip."""
+    if rule_id == "head_check":
+        return _clip01(seen_s / (2.0 * th.head_check_every_s))
+    return 1.0
+
+
+def finding_confidence(ev: Evidence, findings: list[Finding], factors: dict | None = None,
+                       th: Thresholds | None = None) -> dict:
+    """rule id -> 0..1 confidence from landmark visibility, frame rate vs contact time, camera angle and,
+    for rate cues, how long the runner was seen. Findings that were not judged (status unknown) get no
+    entry: "not judged" is not the same as "judged with 0 % confidence"."""
+    factors = factors or confidence_factors(ev)
+    th = th or Thresholds()
+    seen = ev.pose.detected
+    seen_s = seen_seconds(ev)
     out = {}
     for f in findings:
+        if f.status == "unknown":
+            continue
         ids = _landmark_ids(LANDMARKS.get(f.id, _FOOT), ev.gait.near_side)
         vis = float(np.mean(ev.pose.visibility[seen][:, ids])) if seen.any() else 0.0
         c = _clip01((vis - 0.3) / 0.6)
@@ -283,10 +306,14 @@ def finding_confidence(ev: Evidence, findings: list[Finding], factors: dict | No
             c *= factors["timing"]
         c *= factors["camera"]
         c *= _clip01(factors["detected"] / 0.8, lo=0.2)
-        if f.status == "unknown":
-            c = 0.0
+        c *= observation_factor(f.id, seen_s, th)
         out[f.id] = round(c, 3)
     return out
+
+
+def not_judged(findings: list[Finding]) -> list[dict]:
+    """The cues this clip could not judge, each with the reason (the finding's cue says why)."""
+    return [{"id": f.id, "title": f.title, "reason": f.cue} for f in findings if f.status == "unknown"]
 
 
 def _ground_offset_leg(ev: Evidence) -> float:
@@ -387,7 +414,7 @@ def coach(findings: list[Finding], ev: Evidence | None = None, th: Thresholds | 
     """Everything coaching for one analysed clip."""
     if ev is not None:
         factors = confidence_factors(ev)
-        conf = finding_confidence(ev, findings, factors)
+        conf = finding_confidence(ev, findings, factors, th)
         capture = capture_check(ev, factors)
     else:
         conf, capture = {}, CaptureCheck(ok=True, tips=[], measures={})
@@ -397,4 +424,5 @@ def coach(findings: list[Finding], ev: Evidence | None = None, th: Thresholds | 
     if direction is not None and direction.status != "pass":
         notes.append(direction.cue + " The fixes are for backward running.")
     return Coaching(fixes=rank_fixes(findings, th, conf), confidence=conf, capture=capture,
-                    sessions=session_guidance(session_minutes), plan=plan, notes=notes)
+                    sessions=session_guidance(session_minutes), plan=plan, notes=notes,
+                    not_judged=not_judged(findings))

@@ -148,41 +148,75 @@ def _fig_png(fig) -> bytes:
 # Key frames from the video
 
 
-def key_frames(video_path: str | Path, evidence, fixes: list[dict], slowmo: float = 1.0,
-               max_frames: int = 3, width: int = 480) -> list[tuple[str, bytes]]:
-    """[(caption, png)] of the frames that show the top fixes (or a few contacts), skeleton drawn."""
+# Key frames are small (480 px wide) and shared as stills, so the skeleton is drawn after
+# scaling, thick, in bright colours over a black outline: it reads on any background.
+KEY_NEAR_BGR, KEY_FAR_BGR, KEY_OUTLINE_BGR = (0, 235, 255), (255, 190, 0), (0, 0, 0)
+
+
+def draw_key_frame_skeleton(bgr: np.ndarray, xy: np.ndarray, near_side: str) -> None:
+    """A clearly visible skeleton on a (downscaled) frame, in place; ``xy`` in this frame's pixels."""
     import cv2
 
-    from .render import draw_skeleton
-    from .video import VideoFile
+    from . import pose as P
+    from .kinematics import SIDE
 
-    wanted: list[tuple[int, str]] = []
-    for fix in fixes:
-        if fix.get("frames"):
-            wanted.append((int(fix["frames"][0]), fix["title"]))
+    line = max(3, int(round(bgr.shape[1] / 110)))  # about 4 px at 480 px wide
+    far_points = set(SIDE["right" if near_side == "left" else "left"].values())
+    segments = [(xy[a], xy[b], KEY_FAR_BGR if a in far_points or b in far_points else KEY_NEAR_BGR)
+                for a, b in P.SKELETON if np.isfinite(xy[[a, b]]).all()]
+    segments.sort(key=lambda s: s[2] == KEY_NEAR_BGR)  # the near side on top
+    for thickness, use_outline in ((line + 4, True), (line, False)):
+        for a, b, colour in segments:
+            cv2.line(bgr, _ipt(a), _ipt(b), KEY_OUTLINE_BGR if use_outline else colour, thickness, cv2.LINE_AA)
+    for idx in range(11, P.N_LANDMARKS):
+        if np.isfinite(xy[idx]).all():
+            cv2.circle(bgr, _ipt(xy[idx]), line + 2, KEY_OUTLINE_BGR, -1, cv2.LINE_AA)
+            cv2.circle(bgr, _ipt(xy[idx]), line, (255, 255, 255), -1, cv2.LINE_AA)
+
+
+def _ipt(p) -> tuple[int, int]:
+    return int(round(float(p[0]))), int(round(float(p[1])))
+
+
+def key_frame_choice(evidence, fixes: list[dict], max_frames: int = 3) -> list[tuple[int, str]]:
+    """[(decode frame index, caption)]: the first frame of each top fix, else a few contacts, else mid clip."""
+    wanted = [(int(fix["frames"][0]), fix["title"]) for fix in fixes if fix.get("frames")]
     if not wanted:
         wanted = [(int(evidence.pose.frame_index[c.frame]), f"{c.foot} foot contact ({c.strike})")
                   for c in evidence.gait.contacts[:max_frames]]
     if not wanted and len(evidence.pose):
         wanted = [(int(evidence.pose.frame_index[len(evidence.pose) // 2]), "mid clip")]
-    wanted = wanted[:max_frames]
+    return wanted[:max_frames]
+
+
+def key_frames(video_path: str | Path, evidence, fixes: list[dict], slowmo: float = 1.0,
+               max_frames: int = 3, width: int = 480, fmt: str = ".png") -> list[tuple[str, bytes]]:
+    """[(caption, image bytes)] of the frames that show the top fixes (or a few contacts), skeleton
+    drawn; ``fmt`` ".png" for the HTML report, ".jpg" for small copies kept in the history."""
+    import cv2
+
+    from .video import VideoFile
+
     position = {int(f): i for i, f in enumerate(evidence.pose.frame_index)}
     out = []
-    for frame_no, caption in wanted:
+    for frame_no, caption in key_frame_choice(evidence, fixes, max_frames):
         with VideoFile(video_path, slowmo=slowmo, start=frame_no, stop=frame_no + 1) as video:
             frame = next(iter(video), None)
         if frame is None:
             continue
-        bgr = frame.bgr.copy()
-        i = position.get(frame_no)
-        if i is not None:
-            draw_skeleton(bgr, evidence.pose.xy[i], evidence.gait.near_side, max(bgr.shape[:2]) / 1000.0)
-        scale = width / bgr.shape[1]
+        bgr = frame.bgr
+        scale = min(1.0, width / bgr.shape[1])
         if scale < 1:
             bgr = cv2.resize(bgr, (width, int(round(bgr.shape[0] * scale))), interpolation=cv2.INTER_AREA)
-        ok, png = cv2.imencode(".png", bgr)
+        else:
+            bgr = bgr.copy()
+        i = position.get(frame_no)
+        if i is not None:
+            draw_key_frame_skeleton(bgr, evidence.pose.xy[i] * scale, evidence.gait.near_side)
+        params = [cv2.IMWRITE_JPEG_QUALITY, 80] if fmt == ".jpg" else []
+        ok, data = cv2.imencode(fmt, bgr, params)
         if ok:
-            out.append((f"{caption} — frame {frame_no}, {frame.t_ms / 1000:.2f} s", png.tobytes()))
+            out.append((f"{caption} — frame {frame_no}, {frame.t_ms / 1000:.2f} s", data.tobytes()))
     return out
 
 
@@ -323,12 +357,17 @@ def _frames(frames: list[tuple[str, bytes]] | None) -> str:
 def _findings(report: dict, coaching: dict) -> str:
     conf = coaching.get("confidence", {})
 
-    def confidence(rule_id: str) -> str:
-        return f"{float(conf[rule_id]):.0%}" if rule_id in conf else "–"
+    def confidence(rule: dict) -> str:
+        if rule.get("status") == "unknown":
+            return "not judged"
+        return f"{float(conf[rule['id']]):.0%}" if rule["id"] in conf else "–"
+
+    def value(rule: dict) -> str:
+        return "–" if rule.get("value") is None else f"{_num(rule['value'])} {_e(rule.get('unit'))}"
 
     rows = "".join(
-        f"<tr><td>{_e(r['title'])}</td><td>{_badge(r['status'])}</td><td>{_num(r.get('value'))} {_e(r.get('unit'))}</td>"
-        f"<td>{_e(r.get('target'))}</td><td>{confidence(r['id'])}</td><td>{_e(r.get('cue'))}</td></tr>"
+        f"<tr><td>{_e(r['title'])}</td><td>{_badge(r['status'])}</td><td>{value(r)}</td>"
+        f"<td>{_e(r.get('target'))}</td><td>{confidence(r)}</td><td>{_e(r.get('cue'))}</td></tr>"
         for r in report.get("rules", []))
     return _section("findings", "All findings",
                     f"<table><tr><th>cue</th><th>status</th><th>value</th><th>target</th><th>confidence</th>"

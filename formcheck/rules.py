@@ -365,9 +365,10 @@ def head_check(ev: Evidence, th: Thresholds) -> Finding:
     if runs:
         return Finding("head_check", title, PASS if rate >= 1 else CAUTION, rate, unit, target,
                        "Glancing over the shoulder: good for safety.", frames)
-    if duration < th.head_check_every_s:
-        return Finding("head_check", title, UNKNOWN, 0.0, unit, target,
-                       "No look back in this short clip; on longer runs glance over a shoulder every 20 s or so.")
+    if duration < th.head_check_every_s:  # too short to expect a look back: no value, not a measured zero
+        return unknown("head_check", title, unit, target,
+                       f"Not enough time to judge: {duration:.0f} s seen, and a look back is expected every "
+                       f"{th.head_check_every_s:g} s. On longer runs glance over a shoulder every 20 s or so.")
     status = FAIL if duration > th.head_check_fail_after_s else CAUTION
     return Finding("head_check", title, status, 0.0, unit, target,
                    "Glance over your shoulder now and then to check your path.")

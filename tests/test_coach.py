@@ -124,3 +124,27 @@ def test_a_forward_clip_gets_a_note_that_the_fixes_are_for_backward_running():
     assert any("backward running" in n for n in report.coaching["notes"])
     good, _ = analysed()
     assert not good.coaching["notes"]
+
+
+def test_a_short_clip_says_the_look_back_was_not_judged_rather_than_a_confident_zero():
+    short, _ = analysed(duration_s=6.0, fps=30.0)
+    head = short.rule("head_check")
+    assert head.status == "unknown" and head.value is None
+    assert "Not enough time to judge" in head.cue
+    assert "head_check" not in short.coaching["confidence"]  # no number at all, not 0 %
+    assert [n["id"] for n in short.coaching["not_judged"]] == ["head_check"]
+    assert "head_check" not in {f["rule_id"] for f in short.coaching["fixes"]}
+
+
+def test_the_look_back_rate_gains_confidence_with_observation_time():
+    from formcheck.coach import observation_factor
+    from formcheck.config import Thresholds
+
+    th = Thresholds()
+    assert observation_factor("head_check", 20.0, th) < observation_factor("head_check", 30.0, th) < 1.0
+    assert observation_factor("head_check", 40.0, th) == 1.0
+    assert observation_factor("cadence", 3.0, th) == 1.0  # per-step cues need no long clip
+    long_run, _ = analysed(duration_s=45.0, fps=30.0)  # no look back in 45 s: judged, and fairly sure
+    assert long_run.rule("head_check").status == "fail" and long_run.rule("head_check").value == 0.0
+    assert long_run.coaching["confidence"]["head_check"] > 0.5
+    assert not long_run.coaching["not_judged"]

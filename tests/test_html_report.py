@@ -119,3 +119,24 @@ def test_intervals_and_a_long_session_note_are_shown():
     assert "Intervals in this clip" in page and "jogging/running backwards" in page
     assert "45 minutes" in page
     assert_self_contained(page)
+
+
+def test_key_frame_skeleton_is_thick_and_outlined_on_any_background():
+    """Shared stills are small: the skeleton must stay clearly visible after scaling."""
+    from formcheck.html_report import KEY_NEAR_BGR, draw_key_frame_skeleton
+
+    pose = make_series(Gait2D(fps=30.0, duration_s=1.0))
+    xy = pose.xy[10].copy()  # the runner fills about 80 % of a 480 x 360 still
+    lo, hi = np.nanmin(xy, axis=0), np.nanmax(xy, axis=0)
+    xy = (xy - lo) * (290 / (hi - lo)[1]) + [150, 35]
+    for grey in (30, 128, 230):  # dark, mid and bright backgrounds
+        bgr = np.full((360, 480, 3), grey, np.uint8)
+        draw_key_frame_skeleton(bgr, xy, "left")
+        near = (np.abs(bgr.astype(int) - KEY_NEAR_BGR).sum(axis=2) < 40)
+        outline = bgr.max(axis=2) < 15
+        assert outline.sum() > 0.5 * near.sum()  # a dark outline all along the coloured lines
+        # stroke width: coloured pixels per pixel of near-side leg length, at least 3 px
+        from formcheck import pose as P
+        leg = sum(np.linalg.norm(xy[a] - xy[b]) for a, b in [(P.LEFT_HIP, P.LEFT_KNEE), (P.LEFT_KNEE, P.LEFT_ANKLE)])
+        assert near.sum() / leg >= 3.0
+        assert near.sum() / leg <= 12.0  # but not a blob hiding the posture
