@@ -875,7 +875,7 @@ def _render_range(job: _RenderJob, drawing, board: _Board, p: int, lo: int, on_f
     path = f"{job.prefix}.{lo}.mp4"
     frames, exhausted = 0, True
     with VideoFile(job.src, slowmo=job.slowmo, start=lo) as video, \
-            H264Writer(path, fps=job.fps, width=job.width, height=job.height) as writer:
+            H264Writer(path, fps=job.fps, width=job.width, height=job.height, threads=1) as writer:
         for frame in video:
             if not board.claim(p, frame.index):
                 if board.aborted:

@@ -16,6 +16,7 @@ STATUS_BGR = {"pass": (80, 200, 60), "caution": (0, 190, 255), "fail": (60, 60, 
 NEAR_BGR, FAR_BGR, TRUNK_BGR = (255, 220, 80), (150, 120, 60), (255, 255, 255)
 FOOT_BGR = {"left": (255, 160, 60), "right": (60, 160, 255)}
 CONTACT_SHOW_S = 0.25  # how long a contact marker stays on screen
+PANEL_DIM = 0.35  # the panel darkens what is behind it to this fraction
 
 
 class Annotator:
@@ -90,7 +91,7 @@ def draw_panel(bgr: np.ndarray, findings: list[Finding], scale: float, extra: li
     height = line_h * (len(findings) + len(lines)) + 10
     width = int(330 * scale) + 40
     roi = bgr[0:min(height, bgr.shape[0]), 0:min(width, bgr.shape[1])]
-    roi[:] = (roi * 0.35).astype(np.uint8)
+    cv2.convertScaleAbs(roi, dst=roi, alpha=PANEL_DIM)  # in place, no float copy of the box
     y = line_h
     for text in lines:
         _text(bgr, text, (10, y), scale, (255, 255, 255))
