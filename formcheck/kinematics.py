@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.signal import butter, filtfilt
 
 from . import pose as P
 from .pose import PoseSeries
@@ -130,6 +129,9 @@ def remove_outliers(x: np.ndarray, window: int = 7, n_sigma: float = 4.0) -> np.
 
 def lowpass(x: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
     """Zero-phase Butterworth along axis 0 on each finite run."""
+    # imported here: scipy.signal takes ~1 s to import and is not needed until the poses are in
+    from scipy.signal import butter, filtfilt
+
     cutoff = min(cutoff_hz, 0.4 * fps)
     b, a = butter(2, cutoff / (fps / 2))
     out = x.copy()
