@@ -49,7 +49,7 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds) -> tuple[Repo
         metrics=_metrics(ev),
         rules=findings,
         score=score(findings),
-        warnings=_warnings(raw),
+        warnings=_warnings(raw, video),
         per_frame=_per_frame(ev),
     )
     report.coaching = coach(findings, ev, thresholds).to_dict()
@@ -79,8 +79,12 @@ def _metrics(ev: Evidence) -> dict:
     }
 
 
-def _warnings(raw: PoseSeries) -> list[str]:
+def _warnings(raw: PoseSeries, video: dict) -> list[str]:
     notes = []
+    if video.get("fps_source") == "assumed":
+        # every time, cadence and contact time scales with this guess
+        notes.append(f"The frame rate is missing or implausible in the file, so {video['fps']:g} fps was assumed "
+                     "and times and cadence may be off; set the real rate with --fps.")
     if len(raw) and raw.detected.mean() < 0.8:
         notes.append(f"The runner was found in only {raw.detected.mean():.0%} of frames.")
     return notes

@@ -35,8 +35,10 @@ def output_paths(clip: Path, out_dir: Path | None) -> dict[str, Path]:
 
 def analyze(path: str | Path, out_dir: str | Path | None = None, *, outputs: Outputs | None = None,
             thresholds: Thresholds | None = None, config: str | Path | None = None, slowmo: float = 1.0,
-            model: str | Path | None = None, progress: Progress | None = None) -> Report:
+            model: str | Path | None = None, progress: Progress | None = None, fps: float | None = None) -> Report:
     """Analyse one clip and write the outputs asked for (default: none).
+
+    ``fps`` overrides the frame rate the file states (or lacks); ``slowmo`` applies on top.
 
     Raises a ``formcheck.errors.FormcheckError`` subclass with a user-facing
     message for anything the user can fix (bad file, no runner, bad config...).
@@ -44,13 +46,14 @@ def analyze(path: str | Path, out_dir: str | Path | None = None, *, outputs: Out
     path = Path(path)
     outputs = outputs or Outputs(video=False, json=False, csv=False)
     thresholds = thresholds or load_thresholds(config)
-    report, evidence = _analyse_clip(path, thresholds, slowmo, model, progress)
+    report, evidence = _analyse_clip(path, thresholds, slowmo, model, progress, fps)
     _write_outputs(report, evidence, path, out_dir, outputs, slowmo, progress)
     return report
 
 
-def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, progress) -> tuple[Report, Evidence]:
-    with VideoFile(path, slowmo=slowmo) as video:
+def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, progress,
+                  fps: float | None = None) -> tuple[Report, Evidence]:
+    with VideoFile(path, slowmo=slowmo, fps=fps) as video:
         info = video.info
         # all cores when it pays (one landmarker per process); the plain sequential loop otherwise
         raw = estimate_clip(video, model, progress)

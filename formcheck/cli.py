@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import FormcheckError, InputError, OutputError
+from .video import MAX_FPS
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -26,6 +27,8 @@ def _build_parser() -> argparse.ArgumentParser:
     a.add_argument("--config", type=Path, help="TOML file with threshold overrides")
     a.add_argument("--slowmo", type=float, default=1.0,
                    help="slow-motion factor: capture fps / playback fps (e.g. 4 for 120 fps played at 30)")
+    a.add_argument("--fps", type=float,
+                   help="the clip's frame rate, when the file's is missing or wrong (the report then says so)")
     a.add_argument("--model", type=Path, help="path to pose_landmarker_full.task (default: the installed one)")
     a.add_argument("--no-video", action="store_true", help="skip the annotated video (faster)")
     a.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
@@ -36,6 +39,8 @@ def _build_parser() -> argparse.ArgumentParser:
     live.add_argument("--config", type=Path, help="TOML file with threshold overrides")
     live.add_argument("--model", type=Path, help="path to pose_landmarker_full.task")
     live.add_argument("--no-history", action="store_true", help="do not save the session to history")
+    live.add_argument("--intervals", type=int, nargs="?", const=4, choices=[4, 5], metavar="ROUNDS",
+                      help="show the beginner-plan interval timer on the picture (4 or 5 rounds; default 4)")
 
     r = sub.add_parser("report", help="write a shareable, self-contained HTML report (<stem>.formcheck.html) "
                                       "from a clip or a saved .formcheck.json")
@@ -87,12 +92,14 @@ def _analyze(args) -> int:
 
     if args.slowmo <= 0:
         raise InputError("--slowmo must be a positive number (capture fps / playback fps).")
+    if args.fps is not None and not 0 < args.fps <= MAX_FPS:
+        raise InputError(f"--fps must be the clip's frame rate, a number above 0 and at most {MAX_FPS:g}.")
     if args.out_dir:
         _prepare_out_dir(args.out_dir)
     elif args.clip.is_file():
         _prepare_out_dir(args.clip.parent)  # outputs go next to the clip
     report = analyze(args.clip, args.out_dir, outputs=Outputs(video=not args.no_video), config=args.config,
-                     slowmo=args.slowmo, model=args.model,
+                     slowmo=args.slowmo, model=args.model, fps=args.fps,
                      progress=_progress_printer(not args.quiet and sys.stderr.isatty()))
     if args.json:
         print(report.to_json())
@@ -108,7 +115,7 @@ def _live(args) -> int:
     from .live import run_camera_window
 
     report = run_camera_window(args.camera, model=args.model, thresholds=load_thresholds(args.config),
-                               save_history=not args.no_history)
+                               save_history=not args.no_history, interval_rounds=args.intervals)
     print(report.summary() if report is not None else "No runner was seen during the session.")
     return 0
 

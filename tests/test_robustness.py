@@ -16,6 +16,7 @@ the marker gets removed then.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import signal
@@ -400,11 +401,51 @@ def test_zero_fps_in_header_falls_back_to_a_plausible_rate(analysed):
     assert report.gait_type in ("run", "walk")
 
 
-@pytest.mark.xfail(strict=True, reason="a guessed frame rate gives a wrong cadence verdict without a warning "
-                                       "(analysis.py/video.py: no 'frame rate was assumed' note)")
 def test_zero_fps_report_says_the_frame_rate_was_guessed(analysed):
     clip, report = analysed("zero_fps")
-    assert any("frame rate" in w.lower() for w in report.warnings)
+    assert report.video["fps_source"] == "assumed"
+    notes = [w for w in report.warnings if "frame rate is missing" in w]
+    assert len(notes) == 1 and "30 fps was assumed" in notes[0] and "--fps" in notes[0], report.warnings
+    # the assumed 30 fps times frames on its own grid, not on FFmpeg's 25 fps stand-in
+    t = np.asarray(report.per_frame["time_s"], float)
+    assert t[-1] == pytest.approx((len(t) - 1) / 30.0, abs=0.01)
+
+
+def test_zero_fps_cli_note_and_fps_override(analysed, tmp_path):
+    clip, _ = analysed("zero_fps")
+    guessed = run_cli("analyze", clip, "--out-dir", tmp_path, "--no-video", "--quiet")
+    assert guessed.returncode == 0, guessed.stderr
+    assert "note: The frame rate is missing" in guessed.stdout
+    told = run_cli("analyze", clip, "--fps", 25, "--json", "--no-video", "--quiet", "--out-dir", tmp_path)
+    assert told.returncode == 0, told.stderr
+    report = json.loads(told.stdout)
+    assert (report["video"]["fps"], report["video"]["fps_source"]) == (25.0, "set")
+    assert not any("frame rate" in w for w in report["warnings"])
+    # the 30 fps clip played as 25 fps: everything is 6/5 slower
+    assert report["cadence_spm"] == pytest.approx(180 * 25 / 30, rel=0.1)
+
+
+@pytest.mark.parametrize("fps", ["0", "-5", "nan", "1000"])
+def test_fps_option_out_of_range_exit_2(small_clip, fps):
+    result = run_cli("analyze", small_clip, "--fps", fps)
+    line = one_line(result.stderr)
+    assert result.returncode == 2 and "--fps must be the clip's frame rate" in line
+
+
+def test_avi_header_rate_read_like_ffmpeg(clips, tmp_path):
+    """Only both header rates zero means 'missing': FFmpeg falls back to avih's µs/frame when strh has none."""
+    from formcheck.video import _avi_frame_rate_missing
+
+    avi = write_mjpeg_avi(tmp_path / "ok.avi", clips["frames"][:3])
+    assert not _avi_frame_rate_missing(avi)
+    data = bytearray(avi.read_bytes())
+    strh = data.find(b"strh")
+    data[strh + 32:strh + 36] = bytes(4)  # strh dwRate = 0, avih still says 33333 µs
+    avi.write_bytes(bytes(data))
+    assert not _avi_frame_rate_missing(avi)
+    assert probe(avi).fps == pytest.approx(30.0, rel=0.01) and probe(avi).fps_source == "container"
+    assert _avi_frame_rate_missing(zero_avi_frame_rate(avi))
+    assert not _avi_frame_rate_missing(clips["runner"])  # not an AVI at all
 
 
 def test_absurd_fps_uses_fallback_consistently(analysed):
@@ -415,6 +456,8 @@ def test_absurd_fps_uses_fallback_consistently(analysed):
     t = np.asarray(report.per_frame["time_s"], float)
     assert t[-1] == pytest.approx((len(t) - 1) / 30.0, abs=0.01)  # times agree with the fps
     assert report.cadence_spm == pytest.approx(180, rel=0.1)
+    assert report.video["fps_source"] == "assumed"
+    assert any("30 fps was assumed" in w for w in report.warnings), report.warnings
 
 
 def test_tiny_frames(analysed):

@@ -90,7 +90,9 @@ def test_real_clip_metadata() -> None:
     assert (info.width, info.height, info.frames, info.rotation) == (720, 1280, 360, 0)
     assert info.fps == pytest.approx(30.0)
     assert info.duration_s == pytest.approx(12.0)
-    assert set(info.to_dict()) == {"path", "fps", "frames", "duration_s", "width", "height", "rotation"}
+    assert set(info.to_dict()) == {"path", "fps", "frames", "duration_s", "width", "height", "rotation",
+                                   "fps_source"}
+    assert info.fps_source == "container"
 
     other = probe(OVERGROUND)
     assert (other.width, other.height, other.frames) == (1768, 994, 230)
