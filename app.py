@@ -769,6 +769,20 @@ class LiveHolder:
         self.clock = None
         self.dropped = 0
         self.accepting = True  # False from STOP until the page sees the next start
+        self.timer_rounds: int | None = None  # the interval timer's rounds; None = no timer
+
+    def new_timer(self):
+        from formcheck.intervals import IntervalTimer
+
+        return IntervalTimer(self.timer_rounds) if self.timer_rounds else None
+
+    def apply_timer(self, rounds: int | None) -> None:
+        """Switch the timer on (from the next frame), off, or to another number of rounds."""
+        with self.lock:
+            changed = rounds != self.timer_rounds
+            self.timer_rounds = rounds
+            if changed and self.session is not None:
+                self.session.set_interval_timer(self.new_timer())
 
     def ensure(self):
         from formcheck.live import LiveSession, StreamClock
@@ -778,7 +792,8 @@ class LiveHolder:
                 if not self.accepting:
                     return None  # a last frame after STOP: do not start a new session for it
                 self.error = None
-                self.session = LiveSession(thresholds=self.thresholds, background=True, source="browser camera")
+                self.session = LiveSession(thresholds=self.thresholds, background=True, source="browser camera",
+                                           interval_timer=self.new_timer())
                 self.clock = StreamClock()
                 self.dropped = 0
             return self.session
@@ -829,6 +844,7 @@ def live_tab(settings: Settings) -> None:
                 "10 seconds (the same analysis as for clips); frames that arrive while one is being "
                 "processed are skipped so the picture stays current. Press **STOP** to get a summary, "
                 "which is saved to history.")
+    rounds = interval_timer_settings()
     try:
         from streamlit_webrtc import WebRtcMode, webrtc_streamer
     except ImportError:
@@ -840,6 +856,7 @@ def live_tab(settings: Settings) -> None:
     _patch_ice_for_tests()
     holder: LiveHolder = st.session_state.setdefault("live_holder", LiveHolder())
     holder.thresholds = settings.thresholds
+    holder.apply_timer(rounds)
     video_col, info_col = st.columns([3, 2])
     with video_col:
         ctx = webrtc_streamer(
@@ -878,6 +895,37 @@ def live_tab(settings: Settings) -> None:
         show_live_summary()
 
 
+def interval_timer_settings() -> int | None:
+    """The optional interval timer: off, or the beginner plan with 4 or 5 rounds. Returns the rounds."""
+    from formcheck.coach import BEGINNER_PLAN
+    from formcheck.intervals import plan_phases
+
+    cols = st.columns([2, 1])
+    on = cols[0].toggle("Interval timer (beginner plan)", key="live_timer",
+                        help="Shows the current interval, its time left and the next one in big letters on "
+                             "the picture, and whether you are doing what the interval asks. It starts with "
+                             "the next camera frame.")
+    rounds = cols[1].radio("Rounds", [4, 5], horizontal=True, key="live_timer_rounds", disabled=not on)
+    if not on:
+        return None
+    minutes = plan_phases(rounds=rounds)[-1].end_s / 60
+    st.caption(f"{BEGINNER_PLAN['note']} With {rounds} rounds: about {minutes:.0f} minutes.")
+    return int(rounds)
+
+
+def timer_markdown(s) -> list[str]:
+    """The interval timer's lines for the page (the picture shows the same in big letters)."""
+    t = s.timer
+    if t is None:
+        return []
+    if t.finished:
+        return [f"**Intervals: plan done.** {t.detail()}", ""]
+    lines = [f"**Interval: {t.phase.activity}, {t.clock()} left**", t.detail()]
+    if s.plan_check:
+        lines.append(f":{'green' if s.on_plan else 'orange'}[{s.plan_check}]")
+    return lines + [""]
+
+
 def show_live_summary() -> None:
     summary = st.session_state.get("live_summary")
     if summary:
@@ -900,8 +948,8 @@ def live_stats_markdown(holder: LiveHolder) -> str:
         return "Connecting… waiting for the first camera frame."
     s = session.snapshot()
     lag = f" · lag {s.lag_ms:.0f} ms" if s.lag_ms is not None else ""
-    lines = [f"**{s.fps:.1f} fps** · latency {s.latency_ms:.0f} ms{lag}",
-             f"frames processed: {s.frames} · stale frames skipped: {s.dropped}", ""]
+    lines = timer_markdown(s) + [f"**{s.fps:.1f} fps** · latency {s.latency_ms:.0f} ms{lag}",
+                                 f"frames processed: {s.frames} · stale frames skipped: {s.dropped}", ""]
     if s.cadence_spm is not None:
         lines.append(f"Rolling {s.window_s:.0f} s:")
         lines.append(f"- cadence **{s.cadence_spm:.0f} steps/min**")

@@ -268,3 +268,147 @@ def refine(pose: PoseSeries, segments: list[Segment], search_s: float = 2.0, cle
         left.end_s = right.start_s = new
         left.end_frame = right.start_frame = int(k)
     return out
+
+
+# ---------------------------------------------------------------------------
+# The beginner plan as a live interval timer: pure functions of elapsed seconds, so the
+# same code runs on the camera's clock, the wall clock or a test's fake clock.
+
+# plan step (coach.BEGINNER_PLAN) -> interval kind; jogging and running backwards are both "run"
+STEP_KIND = {"walk backwards": "walk_backward", "jog backwards": "run_backward", "run backwards": "run_backward",
+             "walk forwards": "walk_forward", "run forwards": "run_forward"}
+ANNOUNCE_S = 4.0  # a change stays announced this long
+WARN_S = 5.0  # the next change is counted down this long before it
+CHECK_GRACE_S = 8.0  # the rolling analysis needs this long in a phase before it can tell what the runner does
+
+
+@dataclass(frozen=True)
+class Phase:
+    activity: str  # the plan's words, e.g. "jog backwards"
+    kind: str  # a key of LABELS
+    start_s: float
+    duration_s: float
+    round_no: int  # 0 = warm-up, then 1..rounds
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+
+def plan_phases(plan: dict | None = None, rounds: int | None = None) -> list[Phase]:
+    """The plan laid out in time: the warm-up steps once, then ``rounds`` rounds (default: the fewest)."""
+    from .coach import BEGINNER_PLAN
+
+    plan = plan or BEGINNER_PLAN
+    rounds = int(rounds or plan["rounds"][0])
+    warm_up, one_round = plan["steps"][:plan["repeat_from"]], plan["steps"][plan["repeat_from"]:]
+    steps = [(a, d, 0) for a, d in warm_up] + [(a, d, r) for r in range(1, rounds + 1) for a, d in one_round]
+    phases, t = [], 0.0
+    for activity, duration, round_no in steps:
+        phases.append(Phase(activity, STEP_KIND[activity], t, float(duration), round_no))
+        t += float(duration)
+    return phases
+
+
+@dataclass(frozen=True)
+class TimerState:
+    elapsed_s: float
+    index: int  # into the phases; len(phases) once the plan is done
+    phase: Phase | None  # None once done
+    next_phase: Phase | None
+    time_left_s: float  # in this phase
+    since_change_s: float  # since this phase (or the end of the plan) began
+    rounds: int
+    total_s: float
+
+    @property
+    def finished(self) -> bool:
+        return self.phase is None
+
+    @property
+    def announcing(self) -> bool:
+        """Just changed: the front end shows the change loudly."""
+        return self.since_change_s < ANNOUNCE_S
+
+    @property
+    def counting_down(self) -> bool:
+        return self.phase is not None and self.next_phase is not None and self.time_left_s <= WARN_S
+
+    def headline(self) -> str:
+        if self.phase is None:
+            return "PLAN DONE"
+        return self.phase.activity.upper()
+
+    def clock(self) -> str:
+        """Time left in this phase as m:ss (rounded up, so 0:00 only at the change)."""
+        left = int(np.ceil(max(self.time_left_s, 0.0) - 1e-9))
+        return f"{left // 60}:{left % 60:02d}"
+
+    def detail(self) -> str:
+        """The second line: what comes next (counted down near the change), and where in the plan."""
+        if self.phase is None:
+            return "Walk easy for a few minutes, then stretch hamstrings, calves and hip flexors."
+        where = "warm-up" if self.phase.round_no == 0 else f"round {self.phase.round_no} of {self.rounds}"
+        if self.next_phase is None:
+            return f"last interval · {where}"
+        length = _duration_words(self.next_phase.duration_s)
+        if self.counting_down:
+            return f"in {int(np.ceil(self.time_left_s - 1e-9))} s: {self.next_phase.activity.upper()} {length} · {where}"
+        return f"next: {self.next_phase.activity} {length} · {where}"
+
+
+def _duration_words(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def timer_state(phases: list[Phase], elapsed_s: float) -> TimerState:
+    """Where the plan is after ``elapsed_s`` seconds (negative times count as 0)."""
+    elapsed_s = max(0.0, float(elapsed_s))
+    rounds = max((p.round_no for p in phases), default=0)
+    total = phases[-1].end_s if phases else 0.0
+    index = next((i for i, p in enumerate(phases) if elapsed_s < p.end_s), len(phases))
+    if index == len(phases):
+        return TimerState(elapsed_s, index, None, None, 0.0, elapsed_s - total, rounds, total)
+    phase = phases[index]
+    nxt = phases[index + 1] if index + 1 < len(phases) else None
+    return TimerState(elapsed_s, index, phase, nxt, phase.end_s - elapsed_s, elapsed_s - phase.start_s, rounds, total)
+
+
+class IntervalTimer:
+    """The plan on a clock. ``state(now)`` starts the timer at its first call (or at ``start(now)``);
+    ``now`` defaults to ``clock()`` (seconds), so a test passes a fake clock or explicit times."""
+
+    def __init__(self, rounds: int | None = None, plan: dict | None = None, clock=None):
+        import time
+
+        self.phases = plan_phases(plan, rounds)
+        self.rounds = max(p.round_no for p in self.phases)
+        self._clock = clock or time.monotonic
+        self._started: float | None = None
+
+    def start(self, now: float | None = None) -> None:
+        self._started = self._clock() if now is None else float(now)
+
+    @property
+    def started(self) -> bool:
+        return self._started is not None
+
+    def state(self, now: float | None = None) -> TimerState:
+        now = self._clock() if now is None else float(now)
+        if self._started is None:
+            self._started = now
+        return timer_state(self.phases, now - self._started)
+
+
+def activity_check(state: TimerState, direction: str | None, gait_type: str | None,
+                   grace_s: float = CHECK_GRACE_S) -> tuple[bool | None, str]:
+    """Does what the runner does (the rolling analysis' direction and walk/run) match the phase?
+    (None, "") while it cannot be told: plan done, too early in the phase, or gait unclear."""
+    if state.phase is None or state.since_change_s < grace_s:
+        return None, ""
+    if direction not in ("backward", "forward") or gait_type not in ("walk", "run"):
+        return None, ""
+    doing = f"{gait_type}_{direction}"
+    if doing == state.phase.kind:
+        return True, f"on plan: {LABELS[doing]}"
+    return False, f"the plan says {state.phase.activity}; you are {LABELS[doing]}"

@@ -31,6 +31,7 @@ from . import pose as P
 from .analysis import analyse_pose
 from .config import Thresholds
 from .errors import CameraError, InputError, NoPersonError
+from .intervals import IntervalTimer, TimerState, activity_check
 from .pose import N_LANDMARKS, PoseEstimator, PoseSeries
 from .render import draw_panel, draw_skeleton
 from .report import Report
@@ -64,6 +65,9 @@ class LiveStats:
     analysed_at_ms: float | None = None  # stream time of the last rolling analysis
     lag_ms: float | None = None  # how far behind the camera clock processing runs (see StreamClock)
     state: str = "starting"  # starting | no runner | warming up | no clear steps | judging
+    timer: TimerState | None = None  # the interval timer, when one runs
+    on_plan: bool | None = None  # does the runner do what the timer's phase asks? None: cannot tell yet
+    plan_check: str = ""  # that, in words
 
     def advice(self) -> str | None:
         """One sentence for the user when there are no verdicts yet."""
@@ -107,7 +111,7 @@ class LiveSession:
     def __init__(self, model=None, thresholds: Thresholds | None = None, *, window_s: float = WINDOW_S,
                  analyse_every_s: float = ANALYSE_EVERY_S, max_session_s: float = MAX_SESSION_S,
                  background: bool = False, estimator: PoseEstimator | None = None, source: str = "live camera",
-                 panel: str = "side"):
+                 panel: str = "side", interval_timer: IntervalTimer | None = None):
         self.thresholds = thresholds or Thresholds()
         self.window_s = float(window_s)
         self.analyse_every_s = float(analyse_every_s)
@@ -136,8 +140,20 @@ class LiveSession:
         self._size: tuple[int, int] = (0, 0)  # width, height
         self._wall_last: float | None = None
         self._started = time.time()
+        self._timer = interval_timer  # runs on stream time: starts with the next frame
         self.stats = LiveStats()
         self.closed = False
+
+    def set_interval_timer(self, timer: IntervalTimer | None) -> None:
+        """Start (with the next frame), replace or stop the interval timer."""
+        with self._lock:
+            self._timer = timer
+            if timer is None:
+                self.stats.timer, self.stats.on_plan, self.stats.plan_check = None, None, ""
+
+    @property
+    def interval_timer(self) -> IntervalTimer | None:
+        return self._timer
 
     # -- frames in ---------------------------------------------------------
 
@@ -176,6 +192,7 @@ class LiveSession:
         self._record.append(entry)
         self._trim_window(t_ms)
         self._maybe_analyse(t_ms)
+        self._update_timer(t_ms)
         out = self._draw(bgr, row) if draw else bgr
         self._update_timing(time.perf_counter() - t0)
         return out
@@ -197,6 +214,17 @@ class LiveSession:
     def _trim_window(self, t_ms: float) -> None:
         while self._window and self._window[0][0] < t_ms - self.window_s * 1000.0:
             self._window.popleft()
+
+    def _update_timer(self, t_ms: float) -> None:
+        """The timer's phase at this frame's stream time, and whether the runner follows it."""
+        with self._lock:
+            timer, report = self._timer, self._rolling
+            if timer is None:
+                return
+            state = timer.state(now=t_ms / 1000.0)
+            on_plan, words = activity_check(state, report.direction if report else None,
+                                            report.gait_type if report else None)
+            self.stats.timer, self.stats.on_plan, self.stats.plan_check = state, on_plan, words
 
     # -- rolling analysis ----------------------------------------------------
 
@@ -291,15 +319,26 @@ class LiveSession:
         else:
             findings = [f for f in report.rules if f.id not in LIVE_HIDDEN]
         title = f"live: {report.direction} {report.gait_type}" if report else "live"
+        with self._lock:
+            timer, on_plan, plan_check = stats.timer, stats.on_plan, stats.plan_check
         if self.panel == "overlay":
-            draw_panel(bgr, findings, scale, lines, title=title)
+            top = int(TIMER_BAND_SHARE * h) if timer is not None else 0
+            draw_panel(bgr[top:], findings, scale, lines, title=title)
+            if timer is not None:
+                draw_timer_banner(bgr[:top], timer, on_plan, plan_check)
             return bgr
         # A panel beside the picture, sized to the frame height, so it never hides the runner
         # (a webcam frame is small and often portrait: an overlay would cover half of it).
         pscale = h / 780.0
         panel = np.full((h, int(360 * pscale) + 40, 3), 32, np.uint8)
         draw_panel(panel, findings, pscale, lines, title=title)
-        return np.hstack([bgr, panel])
+        out = np.hstack([bgr, panel])
+        if timer is None:
+            return out
+        # the interval timer above both, for the same reason
+        band = np.zeros((int(TIMER_BAND_SHARE * h), out.shape[1], 3), np.uint8)
+        draw_timer_banner(band, timer, on_plan, plan_check)
+        return np.vstack([band, out])
 
     def _update_timing(self, elapsed_s: float) -> None:
         now = time.perf_counter()
@@ -355,6 +394,78 @@ class LiveSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# ---------------------------------------------------------------------------
+# The interval timer on the picture: big enough to read from a treadmill a few metres away.
+
+TIMER_BAND_SHARE = 0.26  # banner height / picture height
+PHASE_BGR = {"walk_backward": (170, 110, 30), "run_backward": (40, 80, 220), "walk_forward": (60, 150, 50),
+             "run_forward": (30, 150, 200)}
+DONE_BGR = (110, 110, 110)
+
+
+def _fit_scale(text: str, font: int, height_px: float, max_width_px: float, thickness: int) -> float:
+    """Font scale that makes ``text`` ``height_px`` tall, shrunk if needed to fit ``max_width_px``."""
+    import cv2
+
+    (w, h), _ = cv2.getTextSize(text.replace("·", "-"), font, 1.0, thickness)
+    scale = height_px / max(h, 1)
+    return min(scale, max_width_px / max(w, 1)) if w * scale > max_width_px else scale
+
+
+def _outlined(img: np.ndarray, text: str, org: tuple[int, int], font: int, scale: float, colour,
+              thickness: int) -> None:
+    """Text with a dark rim (the same glyphs shifted, since a thicker stroke would also widen them)."""
+    import cv2
+
+    text = text.replace("·", "-")  # the drawing fonts are ASCII only
+    rim = max(1, thickness)
+    for dx, dy in ((-rim, 0), (rim, 0), (0, -rim), (0, rim), (-rim, -rim), (rim, rim), (-rim, rim), (rim, -rim)):
+        cv2.putText(img, text, (org[0] + dx, org[1] + dy), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    cv2.putText(img, text, org, font, scale, colour, thickness, cv2.LINE_AA)
+
+
+def draw_timer_banner(band: np.ndarray, state: TimerState, on_plan: bool | None = None,
+                      plan_check: str = "") -> None:
+    """Fill ``band`` (a strip of the output image, drawn in place) with the timer: the current phase
+    and its time left in big letters, then what comes next (counted down in the last seconds), then
+    whether the runner follows the plan. A change is announced by the strip lighting up in the new
+    phase's colour for a few seconds; a bar shows how much of the phase is done."""
+    import cv2
+
+    h, w = band.shape[:2]
+    if h < 12 or w < 40:
+        return
+    colour = DONE_BGR if state.phase is None else PHASE_BGR.get(state.phase.kind, DONE_BGR)
+    band[:] = colour if state.announcing else tuple(int(c * 0.45) for c in colour)
+    font = cv2.FONT_HERSHEY_DUPLEX
+    pad = max(4, int(0.03 * h))
+    big = max(1, int(round(h / 40)))
+    headline = ("NOW: " if state.announcing and state.phase is not None else "") + state.headline()
+    clock = "" if state.phase is None else state.clock()
+    line1_h = 0.42 * h
+    (cw, _), _ = cv2.getTextSize(clock, font, _fit_scale(clock or "0", font, line1_h, w, big), big)
+    clock_scale = _fit_scale(clock or "0", font, line1_h, w, big)
+    head_scale = _fit_scale(headline, font, line1_h, max(w - cw - 4 * pad, w // 3), big)
+    y1 = pad + int(line1_h)
+    _outlined(band, headline, (pad, y1), font, head_scale, (255, 255, 255), big)
+    if clock:
+        _outlined(band, clock, (w - cw - pad, y1), font, clock_scale, (255, 255, 255), big)
+    small = max(1, big // 2)
+    detail = state.detail()
+    y2 = y1 + pad + int(0.17 * h)
+    _outlined(band, detail, (pad, y2), font, _fit_scale(detail, font, 0.17 * h, w - 2 * pad, small),
+              (0, 255, 255) if state.counting_down else (255, 255, 255), small)
+    if plan_check:
+        y3 = y2 + pad + int(0.13 * h)
+        _outlined(band, plan_check, (pad, y3), font, _fit_scale(plan_check, font, 0.13 * h, w - 2 * pad, small),
+                  (120, 255, 120) if on_plan else (0, 170, 255), small)
+    if state.phase is not None:  # progress through this phase
+        done = 1.0 - state.time_left_s / max(state.phase.duration_s, 1e-6)
+        bar = max(3, int(0.06 * h))
+        band[h - bar:, :] = (40, 40, 40)
+        band[h - bar:, : int(round(w * min(max(done, 0.0), 1.0)))] = (255, 255, 255)
 
 
 def _series(entries: list) -> PoseSeries | None:
@@ -510,7 +621,8 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
                       max_seconds: float | None = None, save_history: bool = True,
                       history_path=None, camera_factory: Callable | None = None,
                       on_frame: Callable[[np.ndarray, LiveStats], None] | None = None,
-                      window_name: str = "formcheck live (q to stop)") -> Report | None:
+                      window_name: str = "formcheck live (q to stop)",
+                      interval_rounds: int | None = None) -> Report | None:
     """Live check on a local camera in an OpenCV window; ``q`` or Esc stops it.
 
     Returns the session's Report (also saved to history unless ``save_history`` is
@@ -518,6 +630,7 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
     no camera at ``index``. ``camera_factory(index, width, height)`` may replace
     ``formcheck.video.Camera`` (any context manager yielding frames with .bgr/.t_ms);
     ``on_frame(annotated_bgr, stats)`` is called for every processed frame.
+    ``interval_rounds`` (4 or 5) shows the beginner-plan interval timer on the picture.
     """
     import cv2
 
@@ -533,7 +646,8 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
     session = None
     grabber = None
     try:
-        session = LiveSession(model, thresholds, background=True, source=f"camera {index}")
+        timer = IntervalTimer(interval_rounds) if interval_rounds else None
+        session = LiveSession(model, thresholds, background=True, source=f"camera {index}", interval_timer=timer)
         grabber = LatestFrame(camera)
         clock = StreamClock()
         t_start = time.monotonic()
@@ -573,4 +687,4 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
     return report
 
 
-__all__ = ["LiveSession", "LiveStats", "LatestFrame", "StreamClock", "run_camera_window"]
+__all__ = ["LiveSession", "LiveStats", "LatestFrame", "StreamClock", "draw_timer_banner", "run_camera_window"]

@@ -193,3 +193,38 @@ def test_sample_clip_full_review(isolated):
     sessions = history.list_sessions()
     assert len(sessions) == 1 and sessions[0]["source"] == TREADMILL.name
     assert any(f"#{sessions[0]['id']}" in str(o) for o in at.selectbox[0].options)
+
+
+def test_live_tab_offers_the_interval_timer_and_describes_the_plan():
+    at = new_app().run()
+    toggle = at.toggle(key="live_timer")
+    assert toggle.label.startswith("Interval timer") and not toggle.value
+    assert at.radio(key="live_timer_rounds").disabled
+    toggle.set_value(True).run()
+    assert not at.exception
+    at.radio(key="live_timer_rounds").set_value(5).run()
+    body = texts(at)
+    assert "jog backwards 30 s" in body and "With 5 rounds: about 19 minutes" in body
+
+
+def test_live_page_text_shows_the_interval_and_whether_the_runner_follows_it():
+    import numpy as np
+
+    from formcheck.live import LiveSession
+
+    app = load_app()
+
+    class NoOne:
+        def detect(self, bgr, t_ms):
+            return np.zeros((0, 33, 3))
+
+    holder = app.LiveHolder()
+    holder.session = LiveSession(estimator=NoOne())
+    holder.apply_timer(4)  # switched on while the camera runs: starts with the next frame
+    holder.session.process(np.zeros((120, 160, 3), np.uint8), 5_000.0)
+    holder.session.process(np.zeros((120, 160, 3), np.uint8), 15_000.0)
+    text = app.live_stats_markdown(holder)
+    assert "**Interval: walk backwards, 4:50 left**" in text and "next: jog backwards 30 s" in text
+    holder.apply_timer(None)
+    assert "Interval" not in app.live_stats_markdown(holder)
+    holder.session.close()

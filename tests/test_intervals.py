@@ -83,3 +83,84 @@ def test_turning_round_to_walk_forwards_and_standing_in_between():
 def test_a_single_activity_is_one_segment():
     segs = segment(make_series(Gait2D(fps=FPS, duration_s=8.0)))
     assert [s.kind for s in segs] == ["run_backward"]
+
+
+# ---------------------------------------------------------------------------
+# The live interval timer: the beginner plan as a function of elapsed time (fake clock)
+
+from formcheck.coach import plan_minutes  # noqa: E402
+from formcheck.intervals import IntervalTimer, activity_check, plan_phases, timer_state  # noqa: E402
+
+
+class FakeClock:
+    def __init__(self, t: float = 1000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_the_timer_follows_the_beginner_plan():
+    phases = plan_phases(rounds=4)
+    assert [p.activity for p in phases[:5]] == ["walk backwards", "jog backwards", "walk forwards",
+                                                "run backwards", "walk forwards"]
+    assert [p.duration_s for p in phases[:5]] == [300, 30, 60, 20, 60]
+    assert len(phases) == 1 + 4 * 4 and len(plan_phases(rounds=5)) == 1 + 4 * 5
+    assert phases[-1].end_s == pytest.approx(300 + 4 * 170)  # warm-up + 4 rounds of 170 s
+    assert phases[-1].end_s / 60 == pytest.approx(plan_minutes()[0], abs=0.05)  # the plan the report shows
+    assert {p.kind for p in phases} == {"walk_backward", "run_backward", "walk_forward"}
+
+
+def test_the_timer_on_a_fake_clock_announces_each_change_and_counts_down_to_it():
+    clock = FakeClock()
+    timer = IntervalTimer(rounds=4, clock=clock)
+    timer.start()
+    s = timer.state()
+    assert s.headline() == "WALK BACKWARDS" and s.clock() == "5:00" and s.announcing
+    assert "next: jog backwards 30 s" in s.detail()
+    clock.t += 10.0
+    s = timer.state()
+    assert not s.announcing and s.clock() == "4:50"
+    clock.t += 287.0  # 3 s before the first change: the next phase is counted down
+    s = timer.state()
+    assert s.counting_down and s.detail().startswith("in 3 s: JOG BACKWARDS")
+    clock.t += 3.0  # the change itself
+    s = timer.state()
+    assert s.headline() == "JOG BACKWARDS" and s.announcing and s.clock() == "0:30"
+    assert "round 1 of 4" in s.detail() and "next: walk forwards 1 min" in s.detail()
+    clock.t += 30.5
+    s = timer.state()
+    assert s.headline() == "WALK FORWARDS" and s.announcing and s.time_left_s == pytest.approx(59.5)
+    clock.t += 10_000
+    s = timer.state()
+    assert s.finished and s.headline() == "PLAN DONE" and "stretch" in s.detail()
+
+
+def test_every_phase_change_is_announced_once_in_time_order():
+    """Sampled every 0.5 s like a slow camera: each change shows up, at the right second."""
+    phases = plan_phases(rounds=5)
+    changes, last = [], None
+    for t in np.arange(0, phases[-1].end_s + 5, 0.5):
+        s = timer_state(phases, t)
+        if s.index != last:
+            changes.append((float(t), s.headline()))
+            last = s.index
+    assert [t for t, _ in changes] == [p.start_s for p in phases] + [phases[-1].end_s]
+    assert changes[-1][1] == "PLAN DONE"
+
+
+def test_the_timer_starts_at_its_first_reading_when_not_started():
+    timer = IntervalTimer(clock=FakeClock(50.0))
+    assert timer.state(now=120.0).elapsed_s == 0.0  # the first frame starts it
+    assert timer.state(now=125.5).elapsed_s == pytest.approx(5.5)
+
+
+def test_activity_check_compares_what_the_runner_does_with_the_phase():
+    phases = plan_phases()
+    early = timer_state(phases, 302.0)  # 2 s into "jog backwards": the rolling window still sees the walk
+    assert activity_check(early, "backward", "walk") == (None, "")
+    s = timer_state(phases, 315.0)
+    assert activity_check(s, "backward", "run")[0] is True
+    ok, words = activity_check(s, "backward", "walk")
+    assert ok is False and "jog backwards" in words and "walking backwards" in words
+    assert activity_check(s, "unclear", "run") == (None, "")
