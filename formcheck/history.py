@@ -9,7 +9,12 @@ Where the file lives, first match wins:
 
 Each session row keeps the date, source, kind (``clip`` or ``live``), direction,
 cadence and score, plus the full JSON report; each rule's value and status also
-go in their own table so a trend is one indexed query.
+go in their own table so a trend is one indexed query. Up to three small JPEG key
+frames (skeleton drawn) per session make a before/after comparison visual, and one
+session can be marked as the runner's forward-running baseline.
+
+Schema 2 added the key frames and settings tables; a schema-1 file gains them the
+first time it is opened.
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ from typing import Iterator
 
 from .errors import InputError, OutputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KINDS = ("clip", "live")
+MAX_KEY_FRAMES = 3
+MAX_KEY_FRAME_BYTES = 200_000  # a 480 px JPEG is 30-60 kB; anything bigger is not a thumbnail
+BASELINE_KEY = "forward_baseline"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -51,6 +59,17 @@ CREATE TABLE IF NOT EXISTS rule_results (
     PRIMARY KEY (session_id, rule_id)
 );
 CREATE INDEX IF NOT EXISTS rule_results_by_rule ON rule_results(rule_id, session_id);
+CREATE TABLE IF NOT EXISTS key_frames (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    caption TEXT,
+    jpeg BLOB NOT NULL,
+    PRIMARY KEY (session_id, position)
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
 """
 
 
@@ -114,10 +133,13 @@ class History:
 
     # -- writing -----------------------------------------------------------
 
-    def save(self, report, source: str, kind: str = "clip", when: datetime | None = None) -> int:
-        """Store one session; returns its id. ``report`` is a Report or its ``to_dict()``."""
+    def save(self, report, source: str, kind: str = "clip", when: datetime | None = None,
+             key_frames: list[tuple[str, bytes]] | None = None) -> int:
+        """Store one session; returns its id. ``report`` is a Report or its ``to_dict()``;
+        ``key_frames`` up to three (caption, JPEG bytes) stills of the runner."""
         if kind not in KINDS:
             raise InputError(f"History kind must be one of {', '.join(KINDS)}, not {kind!r}.")
+        frames = _checked_key_frames(key_frames or [])
         data = _report_dict(report)
         when = (when or datetime.now(timezone.utc)).astimezone(timezone.utc)
         video = data.get("video") or {}
@@ -135,6 +157,8 @@ class History:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(session_id, r["id"], r.get("title"), r.get("status", "unknown"), _finite(r.get("value")),
                   r.get("unit")) for r in data.get("rules", [])])
+            con.executemany("INSERT INTO key_frames (session_id, position, caption, jpeg) VALUES (?, ?, ?, ?)",
+                            [(session_id, i, caption, sqlite3.Binary(jpeg)) for i, (caption, jpeg) in enumerate(frames)])
         return session_id
 
     def delete(self, session_id: int) -> bool:
@@ -188,6 +212,46 @@ class History:
                 "FROM rule_results r JOIN sessions s ON s.id = r.session_id WHERE r.rule_id = ? "
                 "ORDER BY s.created_at, s.id", (rule_id,))]
 
+    def key_frames(self, session_id: int) -> list[tuple[str, bytes]]:
+        """The session's (caption, JPEG bytes) stills, in order; empty if none were stored."""
+        if not self.path.exists():
+            return []
+        with self._connect() as con:
+            return [(r["caption"] or "", bytes(r["jpeg"])) for r in con.execute(
+                "SELECT caption, jpeg FROM key_frames WHERE session_id = ? ORDER BY position", (int(session_id),))]
+
+    # -- the forward-running baseline ------------------------------------------
+
+    def set_baseline(self, session_id: int) -> None:
+        """Mark a session as the runner's forward-running baseline (replacing any earlier one)."""
+        entry = self.get(session_id)
+        if entry is None:
+            raise InputError(f"There is no session {session_id} in the history.")
+        if entry["direction"] == "backward":
+            raise InputError(f"Session {session_id} is backward running: the baseline is a clip of your "
+                             "normal, forward running, to compare your backward running with.")
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (BASELINE_KEY, str(session_id)))
+
+    def clear_baseline(self) -> None:
+        if self.path.exists():
+            with self._connect() as con:
+                con.execute("DELETE FROM settings WHERE key = ?", (BASELINE_KEY,))
+
+    def baseline_id(self) -> int | None:
+        """The baseline session's id; None if none is set or it was deleted."""
+        if not self.path.exists():
+            return None
+        with self._connect() as con:
+            row = con.execute("SELECT s.id FROM settings k JOIN sessions s ON s.id = CAST(k.value AS INTEGER) "
+                              "WHERE k.key = ?", (BASELINE_KEY,)).fetchone()
+        return int(row["id"]) if row else None
+
+    def baseline(self) -> dict | None:
+        """The baseline session (as ``get``), or None."""
+        sid = self.baseline_id()
+        return self.get(sid) if sid is not None else None
+
     def rule_ids(self) -> list[tuple[str, str]]:
         """(rule_id, title) of every rule seen, in first-seen order."""
         if not self.path.exists():
@@ -198,11 +262,24 @@ class History:
         return [(r["rule_id"], r["title"] or r["rule_id"]) for r in rows]
 
 
+def _checked_key_frames(frames: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Key frames must be small JPEGs: the history is a database, not a video store."""
+    if len(frames) > MAX_KEY_FRAMES:
+        raise InputError(f"At most {MAX_KEY_FRAMES} key frames are kept per session, not {len(frames)}.")
+    for caption, jpeg in frames:
+        if not bytes(jpeg[:3]) == b"\xff\xd8\xff":
+            raise InputError(f"Key frame '{caption}' is not a JPEG image.")
+        if len(jpeg) > MAX_KEY_FRAME_BYTES:
+            raise InputError(f"Key frame '{caption}' is {len(jpeg) // 1000} kB; keep key frames under "
+                             f"{MAX_KEY_FRAME_BYTES // 1000} kB (a few hundred pixels wide).")
+    return [(str(caption), bytes(jpeg)) for caption, jpeg in frames]
+
+
 # Module-level shortcuts on the default (or given) file.
 
 def save(report, source: str, kind: str = "clip", path: str | os.PathLike | None = None,
-         when: datetime | None = None) -> int:
-    return History(path).save(report, source, kind, when=when)
+         when: datetime | None = None, key_frames: list[tuple[str, bytes]] | None = None) -> int:
+    return History(path).save(report, source, kind, when=when, key_frames=key_frames)
 
 
 def list_sessions(path: str | os.PathLike | None = None, limit: int | None = None) -> list[dict]:

@@ -141,3 +141,71 @@ def test_json_column_is_plain_json(tmp_path):
     (text,) = con.execute("SELECT report_json FROM sessions").fetchone()
     con.close()
     assert json.loads(text)["score"] == 50
+
+
+def jpeg(colour: int = 128, width: int = 480) -> bytes:
+    import cv2
+    import numpy as np
+
+    ok, data = cv2.imencode(".jpg", np.full((width * 3 // 4, width, 3), colour, np.uint8),
+                            [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return data.tobytes()
+
+
+def test_key_frames_round_trip_and_stay_small(tmp_path):
+    store = History(tmp_path / "h.sqlite")
+    frames = [("Elbows near 90° — frame 3", jpeg(60)), ("left foot contact", jpeg(200))]
+    sid = store.save(fake_report(60, 165.0, 1.0), "a.mp4", key_frames=frames)
+    assert store.key_frames(sid) == frames
+    assert store.key_frames(store.save(fake_report(60, 165.0, 1.0), "b.mp4")) == []
+    with pytest.raises(InputError, match="At most 3"):
+        store.save(fake_report(60, 165.0, 1.0), "c.mp4", key_frames=frames * 2)
+    with pytest.raises(InputError, match="not a JPEG"):
+        store.save(fake_report(60, 165.0, 1.0), "c.mp4", key_frames=[("png", b"\x89PNG\r\n\x1a\n" + b"0" * 100)])
+    with pytest.raises(InputError, match="kB"):
+        store.save(fake_report(60, 165.0, 1.0), "c.mp4", key_frames=[("huge", b"\xff\xd8\xff" + b"0" * 300_000)])
+    assert len(store.list_sessions()) == 2  # refused saves store nothing
+    store.delete(sid)
+    assert store.key_frames(sid) == []  # deleted with their session
+
+
+def test_a_schema_1_history_gains_key_frames_and_keeps_its_sessions(tmp_path):
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, source TEXT NOT NULL,
+            kind TEXT NOT NULL, direction TEXT, gait_type TEXT, cadence_spm REAL, score INTEGER, duration_s REAL,
+            report_json TEXT NOT NULL);
+        CREATE TABLE rule_results (session_id INTEGER NOT NULL, rule_id TEXT NOT NULL, title TEXT,
+            status TEXT NOT NULL, value REAL, unit TEXT, PRIMARY KEY (session_id, rule_id));
+        PRAGMA user_version = 1;""")
+    con.execute("INSERT INTO sessions (created_at, source, kind, report_json) VALUES ('2026-01-01T08:00:00+00:00', "
+                "'old.mp4', 'clip', ?)", (json.dumps(fake_report(50, 160.0, 3.0)),))
+    con.commit()
+    con.close()
+    store = History(path)
+    assert [s["source"] for s in store.list_sessions()] == ["old.mp4"]
+    sid = store.save(fake_report(70, 175.0, 6.0), "new.mp4", key_frames=[("k", jpeg())])
+    assert len(store.key_frames(sid)) == 1
+
+
+def test_forward_baseline_is_marked_replaced_and_cleared(tmp_path):
+    store = History(tmp_path / "h.sqlite")
+    assert store.baseline() is None
+    fwd = store.save(fake_report(40, 165.0, 5.0, direction="forward"), "forward.mp4")
+    fwd2 = store.save(fake_report(40, 168.0, 5.0, direction="forward"), "forward2.mp4")
+    back = store.save(fake_report(70, 180.0, 6.0), "back.mp4")
+    store.set_baseline(fwd)
+    assert store.baseline_id() == fwd and store.baseline()["source"] == "forward.mp4"
+    store.set_baseline(fwd2)  # one baseline at a time
+    assert store.baseline_id() == fwd2
+    with pytest.raises(InputError, match="backward running"):
+        store.set_baseline(back)
+    with pytest.raises(InputError, match="no session 999"):
+        store.set_baseline(999)
+    assert store.baseline_id() == fwd2  # a refused mark changes nothing
+    store.clear_baseline()
+    assert store.baseline() is None
+    store.set_baseline(fwd)
+    store.delete(fwd)
+    assert store.baseline() is None  # deleting the baseline session unsets it
