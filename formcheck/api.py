@@ -43,12 +43,22 @@ def analyze(path: str | Path, out_dir: str | Path | None = None, *, outputs: Out
     Raises a ``formcheck.errors.FormcheckError`` subclass with a user-facing
     message for anything the user can fix (bad file, no runner, bad config...).
     """
+    return analyze_with_evidence(path, out_dir, outputs=outputs, thresholds=thresholds, config=config,
+                                 slowmo=slowmo, model=model, progress=progress, fps=fps)[0]
+
+
+def analyze_with_evidence(path: str | Path, out_dir: str | Path | None = None, *, outputs: Outputs | None = None,
+                          thresholds: Thresholds | None = None, config: str | Path | None = None,
+                          slowmo: float = 1.0, model: str | Path | None = None, progress: Progress | None = None,
+                          fps: float | None = None) -> tuple[Report, Evidence]:
+    """``analyze``, also returning the evidence behind the report (clean pose, gait events,
+    angles), e.g. to draw key frames with the skeleton."""
     path = Path(path)
     outputs = outputs or Outputs(video=False, json=False, csv=False)
     thresholds = thresholds or load_thresholds(config)
     report, evidence = _analyse_clip(path, thresholds, slowmo, model, progress, fps)
     _write_outputs(report, evidence, path, out_dir, outputs, slowmo, progress)
-    return report
+    return report, evidence
 
 
 def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, progress,
