@@ -59,7 +59,7 @@ from typing import Callable
 import av
 import numpy as np
 
-from .errors import FormcheckError
+from .errors import FormcheckError, OutputError
 from .model import find_model
 from .pose import PoseEstimator, PoseSeries, estimate, select_runner
 from .video import H264Writer, VideoFile, _output_error
@@ -657,6 +657,12 @@ class _Pool:
             stats.append(st)
         return segments, stats
 
+    def wait(self, participants: list[int], timeout_s: float = _PEER_TIMEOUT_S) -> None:
+        """Wait until these workers have finished, whatever the outcome."""
+        self._started.wait()
+        futures = [self.futures[p] for p in participants if p in self.futures]
+        cf.wait(futures, timeout=timeout_s)
+
     def shutdown(self) -> None:
         """Let the workers exit in the background; the caller does not wait for idle ones.
 
@@ -840,6 +846,7 @@ MIN_RENDER_STEAL = 30  # frames: a new part costs an encoder start and a key fra
 class _RenderJob:
     src: str
     slowmo: float
+    dst: str  # the user's output: errors name it, never a part file
     prefix: str  # part files are f"{prefix}.{first_frame}.mp4", next to the output
     fps: float
     width: int
@@ -874,30 +881,39 @@ def _render_range(job: _RenderJob, drawing, board: _Board, p: int, lo: int, on_f
     annotator, position = drawing
     path = f"{job.prefix}.{lo}.mp4"
     frames, exhausted = 0, True
-    with VideoFile(job.src, slowmo=job.slowmo, start=lo) as video, \
-            H264Writer(path, fps=job.fps, width=job.width, height=job.height, threads=1) as writer:
-        for frame in video:
-            if not board.claim(p, frame.index):
-                if board.aborted:
-                    raise _Aborted
-                exhausted = False
-                break
-            i = position.get(frame.index)
-            if i is not None:
-                annotator.draw(frame.bgr, i)
-            writer.write(frame.bgr)
-            frames += 1
-            board.done[p] += 1
-            if on_frame is not None:
-                on_frame()
+    try:
+        with VideoFile(job.src, slowmo=job.slowmo, start=lo) as video, \
+                H264Writer(path, fps=job.fps, width=job.width, height=job.height, threads=1) as writer:
+            for frame in video:
+                if not board.claim(p, frame.index):
+                    if board.aborted:
+                        raise _Aborted
+                    exhausted = False
+                    break
+                i = position.get(frame.index)
+                if i is not None:
+                    annotator.draw(frame.bgr, i)
+                writer.write(frame.bgr)
+                frames += 1
+                board.done[p] += 1
+                if on_frame is not None:
+                    on_frame()
+    except OutputError as exc:  # a full disk, say: the user knows their output, not our part files
+        raise _output_error(Path(job.dst), exc.__cause__ or exc) from exc
     return _Part(lo, frames, path if frames else "", exhausted)
 
 
-def _remove(parts: list[_Part]) -> None:
-    for part in parts:
-        if part.path:
+def _remove_parts(prefix: str) -> None:
+    """Delete every file of this render next to the output: parts and their writers' temp files."""
+    folder, tag = os.path.split(prefix)
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return
+    for name in names:
+        if tag + "." in name:
             try:
-                os.unlink(part.path)
+                os.unlink(os.path.join(folder, name))
             except OSError:
                 pass
 
@@ -911,18 +927,14 @@ def _render_work(job: _RenderJob, p: int) -> tuple[list[_Part], dict]:
         return parts, stats
     drawing = _annotator(job)
     alive = _orphan_check()
-    try:
-        got = board.assigned(p)
-        while True:
-            got = got or board.steal(p, job.n_est, 0, MIN_RENDER_STEAL, job.seeks)
-            if got is None:
-                break
-            parts.append(_render_range(job, drawing, board, p, got[0], on_frame=alive))
-            stats["ranges"].append((parts[-1].start, parts[-1].start + parts[-1].frames))
-            got = None
-    except BaseException:
-        _remove(parts)
-        raise
+    got = board.assigned(p)
+    while True:  # on failure the caller removes our part files (it waits for us first)
+        got = got or board.steal(p, job.n_est, 0, MIN_RENDER_STEAL, job.seeks)
+        if got is None:
+            break
+        parts.append(_render_range(job, drawing, board, p, got[0], on_frame=alive))
+        stats["ranges"].append((parts[-1].start, parts[-1].start + parts[-1].frames))
+        got = None
     stats["peak_rss_kb"] = _peak_rss_kb()
     return parts, stats
 
@@ -979,7 +991,7 @@ def render_video(src, dst, evidence, findings: list, title: str, slowmo: float =
     _refuse_while_bootstrapping()
     ctx = _context()
     board = _Board(ctx, n, 0)
-    job = _RenderJob(str(src), slowmo, str(dst.parent / f".{dst.name}.{secrets.token_hex(4)}"), info.fps,
+    job = _RenderJob(str(src), slowmo, str(dst), str(dst.parent / f".{dst.name}.{secrets.token_hex(4)}"), info.fps,
                      info.width, info.height, total, evidence, list(findings), title,
                      _Seeks(key_frames(src), DECODE_SHARE_RENDER))
     pool = _Pool(ctx, board, job, n - 1, fn=_render_work)
@@ -1020,10 +1032,10 @@ def render_video(src, dst, evidence, findings: list, title: str, slowmo: float =
             return False
         ok = True
     finally:
-        if not ok:
-            board.close(aborted=True)
+        if not ok:  # stop the workers at their next frame and wait, so none writes after the clean-up
+            pool.wait([p for p in board.close(aborted=True) if p != 0])
         pool.shutdown()
-        _remove(parts)
+        _remove_parts(job.prefix)
     report()
     if stats is not None:
         stats.update(participants=n, parts=[(q.start, q.frames) for q in joined], workers=worker_stats)

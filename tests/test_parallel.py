@@ -6,15 +6,17 @@ half to the worker up front (``split``) so there is always a seam to check.
 
 from __future__ import annotations
 
+import errno
 import multiprocessing as mp
+import time
 
 import numpy as np
 import pytest
 
 from formcheck import parallel
 from formcheck.analysis import analyse_pose
-from formcheck.errors import VideoError
-from formcheck.video import VideoFile
+from formcheck.errors import OutputError, VideoError
+from formcheck.video import H264Writer, VideoFile
 
 from conftest import TWO_PEOPLE
 
@@ -221,3 +223,81 @@ def test_steal_counts_the_seek_and_prefers_key_frames():
     for i in range(260):
         board.claim(0, i)
     assert board.steal(1, 300, overlap=5, min_left=25, seeks=parallel._Seeks([0], decode=0.5)) is None
+
+
+class _FullDisk:
+    """An output container whose disk has just filled up."""
+
+    def __init__(self, container):
+        self._container = container
+
+    def mux(self, packet):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def close(self):
+        self._container.close()
+
+
+def _disk_fills_after(monkeypatch, frames: int, before=lambda writer: None) -> None:
+    """Every H.264 writer in this process hits a full disk after ``frames`` frames."""
+    real_write = H264Writer.write
+
+    def write(self, bgr, t_ms=None):
+        if self.frames_written == frames:
+            before(self)
+            self._container = _FullDisk(self._container)
+        real_write(self, bgr, t_ms)
+
+    monkeypatch.setattr(H264Writer, "write", write)
+
+
+@pytest.fixture(scope="module")
+def treadmill_evidence(treadmill_clip, treadmill_runs):
+    _, (raw, _, _) = treadmill_runs
+    with VideoFile(treadmill_clip) as video:
+        report, evidence = analyse_pose(raw, video.info.to_dict())
+    return report, evidence
+
+
+def _assert_names_output(error, dst) -> None:
+    message = str(error)
+    assert f"'{dst}'" in message and "disk is full" in message, message
+
+
+@pytest.mark.slow
+def test_full_disk_while_rendering_in_parts(treadmill_clip, treadmill_evidence, tmp_path, monkeypatch):
+    """The caller's part hits a full disk while a worker is writing its own part: the error
+    names the user's output and no part or temp file is left."""
+    report, evidence = treadmill_evidence
+    dst = tmp_path / "out.mp4"
+
+    def once_a_worker_writes(writer) -> None:
+        deadline = time.monotonic() + 30
+        while not any(".part" in p.name and f"{writer.path.name}." not in p.name for p in tmp_path.iterdir()):
+            assert time.monotonic() < deadline, "the worker never started a part"
+            time.sleep(0.05)
+
+    _disk_fills_after(monkeypatch, 100, before=once_a_worker_writes)
+    with pytest.raises(OutputError) as err:
+        parallel.render_video(treadmill_clip, dst, evidence, report.rules, "title", workers=2)
+    _assert_names_output(err.value, dst)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_full_disk_in_a_render_worker(treadmill_clip, treadmill_evidence, tmp_path, monkeypatch):
+    """A worker's part hits a full disk: it raises an error naming the user's output (the caller
+    re-raises it unchanged) and leaves no temp file."""
+    report, evidence = treadmill_evidence
+    dst = tmp_path / "out.mp4"
+    board = parallel._Board(mp.get_context("spawn"), 2, 0)
+    board.assign(1, 300)  # as a worker would be given frames 300.. of the clip
+    with VideoFile(treadmill_clip) as video:
+        info = video.info
+    job = parallel._RenderJob(str(treadmill_clip), 1.0, str(dst), str(tmp_path / ".out.mp4.0123abcd"), info.fps,
+                              info.width, info.height, info.frames, evidence, report.rules, "title")
+    monkeypatch.setattr(parallel, "_BOARD", board)
+    _disk_fills_after(monkeypatch, 5)
+    with pytest.raises(OutputError) as err:
+        parallel._render_work(job, 1)
+    _assert_names_output(err.value, dst)
+    assert list(tmp_path.iterdir()) == []
