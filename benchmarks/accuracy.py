@@ -244,13 +244,17 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-real", action="store_true", help="skip the real clips")
     parser.add_argument("--verbose", action="store_true", help="one line per clip")
+    parser.add_argument("--only", help="comma-separated clip names from the grid")
     args = parser.parse_args(argv)
     th = Thresholds()
     started = time.time()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for name, params in grid(args.quick):
+        chosen = grid(args.quick)
+        if args.only:
+            chosen = [(n, p) for n, p in chosen if n in args.only.split(",")]
+        for name, params in chosen:
             truth = render_clip(params, tmp / f"{name}.mp4")
             report = formcheck.analyze(tmp / f"{name}.mp4")
             rows[name] = compare(report, truth, th)

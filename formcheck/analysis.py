@@ -10,28 +10,31 @@ from . import __version__
 from . import kinematics as K
 from .coach import coach
 from .config import Thresholds
-from .gait import FEET, Gait, analyse_gait
+from .gait import FEET, Gait, SceneryProbe, analyse_gait
 from .pose import PoseSeries
 from .report import Report, metric_summary
 from .rules import Evidence, judge, score
 
 
-def analyse_pose(raw: PoseSeries, video: dict, thresholds: Thresholds | None = None) -> tuple[Report, Evidence]:
+def analyse_pose(raw: PoseSeries, video: dict, thresholds: Thresholds | None = None,
+                 scenery: SceneryProbe | None = None) -> tuple[Report, Evidence]:
     """Judge one runner's pose series. Returns the report and the evidence behind it
-    (clean pose, gait events, angle series) for drawing."""
+    (clean pose, gait events, angle series) for drawing. ``scenery`` tells a panning
+    camera from a treadmill (see gait.classify_setting)."""
     thresholds = thresholds or Thresholds()
     with warnings.catch_warnings():
         # frames or landmarks with no data give all-NaN slices; they are handled as unknown
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _analyse(raw, video, thresholds)
+        return _analyse(raw, video, thresholds, scenery)
 
 
-def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds) -> tuple[Report, Evidence]:
+def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
+             scenery: SceneryProbe | None) -> tuple[Report, Evidence]:
     pose = K.clean(raw)
     facing = K.facing_sign(pose)
     near = K.near_side(pose, facing)
     leg_px = K.leg_length_px(pose, near)
-    gait = analyse_gait(pose, facing, near, leg_px)
+    gait = analyse_gait(pose, facing, near, leg_px, scenery)
     ev = Evidence(pose=pose, gait=gait, trunk_lean=K.trunk_lean_deg(pose, facing),
                   elbow=K.elbow_angle_deg(pose, near))
     findings = judge(ev, thresholds)

@@ -13,6 +13,7 @@ from .parallel import estimate_clip, render_video
 from .render import Annotator
 from .report import Report
 from .rules import Evidence
+from .scenery import scenery_speed
 from .video import H264Writer, VideoFile
 
 # progress(stage, done, total): stage is "pose" or "video"
@@ -72,7 +73,8 @@ def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, prog
                             "with the whole body in view and good light.")
     video_dict = info.to_dict()
     video_dict.update(frames=len(raw), slowmo=slowmo)
-    return analyse_pose(raw, video_dict, thresholds)
+    return analyse_pose(raw, video_dict, thresholds,
+                        scenery=lambda pose, leg_px: scenery_speed(path, pose, leg_px, slowmo))
 
 
 def _write_outputs(report: Report, evidence: Evidence, path: Path, out_dir, outputs: Outputs, slowmo: float,

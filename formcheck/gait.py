@@ -9,6 +9,7 @@ treadmill and overground alike. Nothing here assumes forward running.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from .kinematics import SIDE, _runs, fps_of, foot_pitch_deg, hip_mid, up
 from .pose import PoseSeries
 
 FEET = ("left", "right")
+# (clean pose, leg length px) -> the background's horizontal speed in px/s, None if unknown.
+# Asked only when the hips stay put; reading frames is the caller's business.
+SceneryProbe = Callable[[PoseSeries, float], "float | None"]
 
 
 @dataclass
@@ -329,22 +333,33 @@ def classify_direction(facing: int, travel: int) -> str:
     return "backward" if facing * travel < 0 else "forward"
 
 
-def classify_setting(pose: PoseSeries, stance: np.ndarray, leg_px: float) -> str:
-    """Overground the hips cross the frame; on a treadmill they stay put while the stance foot moves."""
+def classify_setting(pose: PoseSeries, stance: np.ndarray, leg_px: float,
+                     scenery: SceneryProbe | None = None) -> str:
+    """Overground the runner moves through the scene; on a treadmill they stay put while the stance foot moves.
+
+    The hips crossing the frame settle it. Hips that stay put are a treadmill unless the
+    scenery slides past: a camera panning to follow an overground runner.
+    """
     hx = hip_mid(pose)[:, 0]
     ok = np.isfinite(hx)
     if ok.sum() < 10 or not stance.any():
         return "unknown"
     duration = pose.t_s[ok][-1] - pose.t_s[ok][0]
-    hip_speed = abs(np.polyfit(pose.t_s[ok], hx[ok], 1)[0]) / leg_px
+    hip_speed = np.polyfit(pose.t_s[ok], hx[ok], 1)[0] / leg_px
     rel = relative_foot_velocity(pose, leg_px, foot_point_heights(pose, leg_px))
     stance_speed = np.nanmedian(np.abs(rel[stance]))
     if duration <= 0 or not np.isfinite(stance_speed) or stance_speed < 0.1:
         return "unknown"
-    return "overground" if hip_speed > 0.5 * stance_speed else "treadmill"
+    if abs(hip_speed) > 0.5 * stance_speed:
+        return "overground"
+    background = scenery(pose, leg_px) if scenery is not None else None
+    if background is not None and abs(hip_speed - background / leg_px) > 0.5 * stance_speed:
+        return "overground"
+    return "treadmill"
 
 
-def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float) -> Gait:
+def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
+                 scenery: SceneryProbe | None = None) -> Gait:
     point_heights = foot_point_heights(pose, leg_px)
     heights = np.fmin(point_heights[..., 0], point_heights[..., 1])
     vrel = relative_foot_velocity(pose, leg_px, point_heights)
@@ -352,7 +367,7 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float) -
     stance = stance_mask(heights, vrel, travel, pose.t_s)
     contacts = find_contacts(pose, stance, point_heights, facing) if travel else []
     gait = Gait(facing=facing, travel=travel, direction=classify_direction(facing, travel),
-                setting=classify_setting(pose, stance, leg_px), gait_type="unknown",
+                setting=classify_setting(pose, stance, leg_px, scenery), gait_type="unknown",
                 leg_length_px=leg_px, near_side=near_side, contacts=contacts, stance=stance,
                 foot_height_leg=heights)
     stride = stride_time(contacts)

@@ -821,8 +821,9 @@ def _frames(p: GaitParams, m: _Model, tracks, look: _Look):
     rng = np.random.default_rng(p.seed + 15485863)
     s = SUPERSAMPLE
     for i, t in enumerate(tracks["t_s"]):
-        # Sub-pixel crop: the scenery glides smoothly under a panning camera.
-        off = float(cams[i]) - pano_x0
+        # Sub-pixel crop: the scenery glides smoothly under a panning camera; a treadmill's
+        # room stands still (only the belt moves).
+        off = float(cams[i]) - pano_x0 if p.camera == "panning" else 0.0
         bg = cv2.getRectSubPix(pano, (p.width, p.height), (off + 0.5 * p.width - 0.5,
                                                           0.5 * p.height - 0.5))
         big = cv2.resize(bg, (p.width * s, p.height * s), interpolation=cv2.INTER_LINEAR)

@@ -1,0 +1,59 @@
+"""A camera panning with an overground runner is not a treadmill: the scenery gives it away."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+import formcheck
+from formcheck.pose import LEFT_HIP, RIGHT_HIP
+from formcheck.scenery import background_mask, pair_shift_px
+from formcheck.synthetic import GaitParams, render_clip
+
+
+def _texture(h=270, w=480, seed=0):
+    rng = np.random.default_rng(seed)
+    noise = rng.uniform(0, 255, (h // 6, w // 6)).astype(np.float32)
+    return cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shift", [-9.0, -2.5, 0.0, 4.0])
+def test_background_shift_is_recovered_to_a_fraction_of_a_pixel(shift):
+    a = _texture()
+    b = cv2.warpAffine(a, np.float32([[1, 0, shift], [0, 1, 0]]), (a.shape[1], a.shape[0]),
+                       borderMode=cv2.BORDER_REFLECT)
+    mask = np.full(a.shape, 255, np.uint8)
+    mask[:, :20] = mask[:, -20:] = 0  # the reflected border is not scenery
+    assert pair_shift_px(a, b, mask) == pytest.approx(shift, abs=0.3)
+
+
+def test_featureless_background_gives_no_answer_rather_than_zero():
+    flat = np.full((270, 480), 128, np.uint8)
+    assert pair_shift_px(flat, flat, np.full(flat.shape, 255, np.uint8)) is None
+
+
+def test_mask_hides_the_runner_and_a_belt_beside_the_feet():
+    people = np.full((2, 33, 2), np.nan)
+    people[:, :, 0], people[:, :, 1] = 240.0, np.linspace(40, 240, 33)
+    people[:, [LEFT_HIP, RIGHT_HIP], 1] = 150.0
+    mask = background_mask((270, 480), people, leg_px=100.0)
+    assert mask[100, 240] == 0  # the runner
+    assert mask[200, 240 + 140] == 0  # the belt, beyond the feet but at their height
+    assert mask[50, 40] == 255 and mask[200, 10] == 255  # wall above, floor far away
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting, camera", [("overground", "panning"), ("treadmill", "static")])
+def test_panning_overground_and_treadmill_are_told_apart(tmp_path, setting, camera):
+    # A coach tracking a client along a track with a phone keeps the runner centred,
+    # just as a treadmill does; only the scenery moves.
+    params = dataclasses.replace(GaitParams(), setting=setting, camera=camera, width=640, height=360,
+                                 duration_s=4.0)
+    truth = render_clip(params, tmp_path / "clip.mp4")
+    report = formcheck.analyze(tmp_path / "clip.mp4")
+    assert report.setting == truth["setting"]
+    assert report.direction == "backward"
+    assert report.cadence_spm == pytest.approx(truth["cadence_spm"], rel=0.02)
