@@ -190,6 +190,7 @@ class Result:
     history_id: int | None = None
     history_error: str | None = None
     figures: dict = field(default_factory=dict)  # thresholds repr -> [(name, png bytes)]
+    key_frames: list = field(default_factory=list)  # [(caption, JPEG bytes)] with the skeleton, for history/HTML
 
 
 def check_upload(name: str, size_bytes: int, limit_mb: int | None = None) -> None:
@@ -232,20 +233,33 @@ def analyse_clip(path: Path, settings: Settings, progress=None, source: str | No
 
     Raises FormcheckError subclasses with a user-facing message.
     """
-    from formcheck import Outputs, analyze
+    from formcheck import Outputs
+    from formcheck.api import analyze_with_evidence
 
     path = Path(path)
     check_duration(path, settings.max_duration_s, settings.slowmo)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="formcheck-app-"))
     t0 = time.monotonic()
-    report = analyze(path, workdir, outputs=Outputs(video=True, json=True, csv=True),
-                     thresholds=settings.thresholds, slowmo=settings.slowmo, progress=progress)
+    report, evidence = analyze_with_evidence(path, workdir, outputs=Outputs(video=True, json=True, csv=True),
+                                             thresholds=settings.thresholds, slowmo=settings.slowmo,
+                                             progress=progress)
     outputs = report.outputs
     video = Path(outputs["video"]) if outputs.get("video") else None
     return Result(key="", source=source or path.name, report=report, workdir=workdir,
                   video_path=video if video and video.exists() else None,
                   json_text=Path(outputs["json"]).read_text(encoding="utf-8"),
-                  csv_bytes=Path(outputs["csv"]).read_bytes(), elapsed_s=time.monotonic() - t0)
+                  csv_bytes=Path(outputs["csv"]).read_bytes(), elapsed_s=time.monotonic() - t0,
+                  key_frames=session_key_frames(path, evidence, report, settings.slowmo))
+
+
+def session_key_frames(path: Path, evidence, report, slowmo: float) -> list[tuple[str, bytes]]:
+    """Up to three small JPEG stills with the skeleton (the top fixes' frames); none if they cannot be read."""
+    from formcheck.html_report import key_frames
+
+    try:
+        return key_frames(path, evidence, (report.coaching or {}).get("fixes", []), slowmo, fmt=".jpg")
+    except Exception:  # noqa: BLE001 - stills are an extra: never lose the analysis over them
+        return []
 
 
 class ProgressDisplay:
@@ -330,7 +344,7 @@ def _save_history(result: Result) -> None:
     from formcheck import history
 
     try:
-        result.history_id = history.save(result.report, result.source, kind="clip")
+        result.history_id = history.save(result.report, result.source, kind="clip", key_frames=result.key_frames)
     except (FormcheckError, OSError) as exc:
         result.history_error = str(exc)
 
@@ -432,6 +446,7 @@ def show_results(result: Result, settings: Settings) -> None:
     if result.history_error:
         st.warning(f"Not saved to history: {result.history_error}")
     show_fixes(report.coaching or {})
+    show_baseline(d, result.history_id)
 
     portrait = report.video.get("height", 0) > report.video.get("width", 1)
     video_col, verdict_col = st.columns([2, 3] if portrait else [3, 2])
@@ -480,7 +495,8 @@ def show_results(result: Result, settings: Settings) -> None:
                        mime="application/json", key=f"dl_j_{result.key[:12]}")
     c3.download_button("Per-frame data (CSV)", data=result.csv_bytes, file_name=f"{stem}.formcheck.csv",
                        mime="text/csv", key=f"dl_c_{result.key[:12]}")
-    html = build_html(d, per_frame=report.per_frame, thresholds=settings.thresholds)
+    html = build_html(d, per_frame=report.per_frame, frames=result.key_frames, thresholds=settings.thresholds,
+                      baseline=_baseline_report())
     c4.download_button("Shareable report (HTML)", data=html, file_name=f"{stem}.formcheck.html",
                        mime="text/html", key=f"dl_h_{result.key[:12]}")
     st.caption(f"formcheck {__version__} · analysed in {result.elapsed_s:.0f} s"
@@ -770,6 +786,7 @@ class LiveHolder:
         self.dropped = 0
         self.accepting = True  # False from STOP until the page sees the next start
         self.timer_rounds: int | None = None  # the interval timer's rounds; None = no timer
+        self.key_frames: list = []  # the last finished session's stills
 
     def new_timer(self):
         from formcheck.intervals import IntervalTimer
@@ -835,6 +852,7 @@ class LiveHolder:
         except FormcheckError as exc:
             return None, str(exc)
         finally:
+            self.key_frames = session.key_frames()  # stills for the history, with the summary
             session.close()
 
 
@@ -876,7 +894,7 @@ def live_tab(settings: Settings) -> None:
             from formcheck import history
 
             try:
-                sid = history.save(report, "live camera", kind="live")
+                sid = history.save(report, "live camera", kind="live", key_frames=holder.key_frames)
                 st.session_state["live_summary"] = (report, f"Saved to history as session {sid}.")
             except (FormcheckError, OSError) as exc:
                 st.session_state["live_summary"] = (report, f"Not saved to history: {exc}")
@@ -974,6 +992,7 @@ def history_tab() -> None:
     try:
         store = history.History()
         sessions = store.list_sessions()
+        baseline_id = store.baseline_id()
     except FormcheckError as exc:
         st.error(str(exc))
         return
@@ -984,7 +1003,8 @@ def history_tab() -> None:
     rows = [{"id": s["id"], "date": s["created_at"].replace("T", " ")[:16], "source": s["source"],
              "kind": s["kind"], "direction": s["direction"],
              "cadence": None if s["cadence_spm"] is None else round(s["cadence_spm"]),
-             "score": s["score"]} for s in sessions]
+             "score": s["score"], "baseline": "forward baseline" if s["id"] == baseline_id else ""}
+            for s in sessions]
     st.dataframe(rows, hide_index=True, width="stretch")
 
     st.markdown("#### Trends")
@@ -1002,9 +1022,22 @@ def history_tab() -> None:
     except Exception as exc:  # noqa: BLE001
         show_unexpected(exc, "drawing the trends")
 
-    st.markdown("#### One session")
     labels = {s["id"]: f"#{s['id']} {s['created_at'][:16].replace('T', ' ')} {s['source']} ({s['kind']})"
               for s in sessions}
+    st.markdown("#### Before and after")
+    if len(sessions) < 2:
+        st.caption("Two sessions are compared side by side here once you have two.")
+    else:
+        ids = list(labels)  # newest first: by default the latest session against the one before it
+        c1, c2 = st.columns(2)
+        before = c1.selectbox("Before", ids, index=1, format_func=labels.get, key="cmp_before")
+        after = c2.selectbox("After", ids, index=0, format_func=labels.get, key="cmp_after")
+        try:
+            show_comparison(store, before, after)
+        except Exception as exc:  # noqa: BLE001
+            show_unexpected(exc, "comparing the sessions")
+
+    st.markdown("#### One session")
     chosen = st.selectbox("Session", list(labels), format_func=labels.get, key="history_pick")
     if chosen is not None:
         entry = store.get(chosen)
@@ -1012,14 +1045,118 @@ def history_tab() -> None:
             rep = entry["report"]
             st.markdown(f"**{entry['source']}**: {rep.get('direction')} {rep.get('gait_type')}, "
                         f"score {rep.get('score')}/100")
+            show_baseline(rep, chosen, key_prefix="hist")
             for rule in rep.get("rules", []):
                 render_verdict(rule)
+            show_key_frames(store.key_frames(chosen))
             st.download_button("Report (JSON)", data=json.dumps(rep, indent=2),
                                file_name=f"formcheck-session-{chosen}.json", mime="application/json",
                                key=f"hist_dl_{chosen}")
             if st.button("Delete this session", key=f"hist_del_{chosen}"):
                 store.delete(chosen)
                 st.rerun()
+
+
+VERDICT_MARK = {"better": "✅ better", "worse": "⚠️ worse", "about the same": "= about the same",
+                "not comparable": "– not comparable"}
+
+
+def comparison_rows(changes) -> list[dict]:
+    """The before/after table: one row per cue, values in the cue's own units."""
+    rows = []
+    for c in changes:
+        change = "–" if c.change is None else format_value(c.change, c.unit).replace("not measured", "–")
+        if c.change is not None and c.change > 0:
+            change = "+" + change
+        rows.append({"cue": c.title, "before": format_value(c.before, c.unit),
+                     "after": format_value(c.after, c.unit), "change": change,
+                     "verdict": VERDICT_MARK.get(c.verdict, c.verdict),
+                     "status": f"{c.before_status} → {c.after_status}"})
+    return rows
+
+
+def show_comparison(store, before_id: int, after_id: int) -> None:
+    """Two sessions side by side: each cue's value in both, the change and whether it improved,
+    then their key frames."""
+    from formcheck.progress import compare_sessions, improvement_summary
+
+    if before_id == after_id:
+        st.info("Pick two different sessions to compare.")
+        return
+    before, after = store.get(before_id), store.get(after_id)
+    if before is None or after is None:
+        st.warning("One of these sessions is no longer in the history.")
+        return
+    changes = compare_sessions(before["report"], after["report"])
+    st.markdown(f"**#{before_id} → #{after_id}: {improvement_summary(changes)}** "
+                f"(score {before['report'].get('score')} → {after['report'].get('score')})")
+    st.dataframe(comparison_rows(changes), hide_index=True, width="stretch")
+    cols = st.columns(2)
+    for col, entry, label in ((cols[0], before, "Before"), (cols[1], after, "After")):
+        with col:
+            st.markdown(f"**{label}: #{entry['id']} {entry['source']}** ({entry['created_at'][:10]})")
+            show_key_frames(store.key_frames(entry["id"]))
+
+
+def show_key_frames(frames: list[tuple[str, bytes]]) -> None:
+    if not frames:
+        st.caption("No key frames were stored with this session.")
+    for caption, jpeg in frames:
+        st.image(jpeg, caption=caption, width="stretch")
+
+
+def _baseline_report() -> dict | None:
+    from formcheck.html_report import history_baseline
+
+    return history_baseline()
+
+
+def _set_baseline(session_id: int | None) -> None:
+    """Button callback: mark (or, with None, clear) the forward-running baseline."""
+    from formcheck import history
+
+    try:
+        store = history.History()
+        store.set_baseline(session_id) if session_id is not None else store.clear_baseline()
+    except FormcheckError as exc:
+        st.session_state["baseline_error"] = str(exc)
+
+
+def show_baseline(report: dict, history_id: int | None, key_prefix: str = "res") -> None:
+    """A forward session: offer it as the baseline. A backward one: compare it with the baseline
+    (backward cadence at least the forward cadence, backward steps shorter)."""
+    from formcheck import history
+    from formcheck.progress import baseline_checks
+
+    if st.session_state.get("baseline_error"):
+        st.error(st.session_state.pop("baseline_error"))
+    try:
+        base = history.History().baseline()
+    except FormcheckError:
+        return
+    if report.get("direction") != "backward":
+        if history_id is None:
+            return
+        if base is not None and base["id"] == history_id:
+            st.caption("This is your forward-running baseline: backward sessions are compared with it.")
+            st.button("Clear the baseline", key=f"{key_prefix}_clear_baseline_{history_id}", on_click=_set_baseline,
+                      args=(None,))
+        elif report.get("direction") == "forward":
+            st.button("Use this as my forward-running baseline", key=f"{key_prefix}_baseline_{history_id}",
+                      on_click=_set_baseline, args=(history_id,),
+                      help="Backward sessions are then compared with it: backward cadence should be at least "
+                           "your forward cadence, and backward steps shorter.")
+        return
+    if base is None:
+        st.caption("Compare with your own running: analyse a clip of your normal forward running and mark it "
+                   "as your baseline (here or in the History tab).")
+        return
+    checks = baseline_checks(report, base["report"])
+    st.markdown("##### Against your forward running")
+    for c in checks:
+        show = st.success if c.ok else st.warning if c.ok is False else st.info
+        show(f"**{c.title}**: {c.message}")
+    st.caption(f"Baseline: session #{base['id']}, {base['source']}.")
 
 
 def trend_figure(store):

@@ -1,6 +1,7 @@
 """One self-contained, shareable HTML report: inline CSS, images as base64 PNG, no external URLs.
 
-Sections: summary, ranked fixes (with why and drill), capture tips, session guidance and the
+Sections: summary, ranked fixes (with why and drill), the comparison with the runner's
+forward-running baseline (from the history), capture tips, session guidance and the
 beginner plan, plots (trunk lean and elbow angle with their target bands, foot heights with
 contacts), key frames with the skeleton (when the video is at hand), all findings, and the
 per-step table. It opens offline in any browser.
@@ -29,7 +30,7 @@ from .errors import InputError
 from .report import atomic_write_text
 from .rules import Finding
 
-SECTIONS = ["summary", "fixes", "capture", "sessions", "plots", "key-frames", "findings", "steps"]
+SECTIONS = ["summary", "fixes", "baseline", "capture", "sessions", "plots", "key-frames", "findings", "steps"]
 STATUS_COLOUR = {"pass": "#2e9e4a", "caution": "#e0a000", "fail": "#d03030", "unknown": "#888888"}
 
 CSS = """
@@ -66,7 +67,9 @@ def _num(v, digits: int = 2) -> str:
 
 
 def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    """A data URI for PNG or (key frames kept in the history) JPEG bytes."""
+    mime = "image/jpeg" if png[:3] == b"\xff\xd8\xff" else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(png).decode("ascii")
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -237,8 +240,10 @@ def _coaching(report: dict, th: Thresholds) -> dict:
 
 
 def build_html(report: dict, per_frame: dict | None = None, frames: list[tuple[str, bytes]] | None = None,
-               thresholds: Thresholds | None = None, intervals: list[dict] | None = None) -> str:
-    """The whole page as one string. ``report`` is ``Report.to_dict()`` (or the JSON file's content)."""
+               thresholds: Thresholds | None = None, intervals: list[dict] | None = None,
+               baseline: dict | None = None) -> str:
+    """The whole page as one string. ``report`` is ``Report.to_dict()`` (or the JSON file's content);
+    ``baseline`` the report of the runner's forward-running baseline, if one is set."""
     th = thresholds or Thresholds()
     per_frame = per_frame or {}
     coaching = _coaching(report, th)
@@ -248,6 +253,7 @@ def build_html(report: dict, per_frame: dict | None = None, frames: list[tuple[s
              f"<title>formcheck report: {_e(name)}</title><style>{CSS}</style></head><body><main>"]
     parts.append(_summary(report, name))
     parts.append(_fixes(coaching))
+    parts.append(_baseline(report, baseline))
     parts.append(_capture(coaching, report))
     parts.append(_sessions(coaching, intervals))
     parts.append(_plots(per_frame, report, th))
@@ -296,6 +302,31 @@ def _fixes(coaching: dict) -> str:
         body = "".join(items)
     body += f'<p class="muted">{_e(coaching.get("stretches", STRETCH_NOTE))}</p>'
     return _section("fixes", "Top fixes", notes + body)
+
+
+def _baseline(report: dict, baseline: dict | None) -> str:
+    """Backward running against the runner's own forward running (see formcheck.progress)."""
+    from .progress import baseline_checks
+
+    title = "Against your forward running"
+    if report.get("direction") == "forward":
+        return _section("baseline", title, "<p>This clip is forward running. Mark it as your forward-running "
+                        "baseline (the app's History tab) and later backward sessions are compared with it.</p>")
+    if baseline is None:
+        return _section("baseline", title, '<p class="muted">No forward-running baseline yet: analyse a clip of '
+                        "your normal running and mark it as your baseline in the app's History tab. Backward "
+                        "cadence should then be at least your forward cadence, and backward steps shorter.</p>")
+    checks = baseline_checks(report, baseline)
+    if not checks:
+        return _section("baseline", title, '<p class="muted">This clip is not clearly backward running, so it '
+                        "is not compared with your forward baseline.</p>")
+    mark = {True: _badge("pass"), False: _badge("caution"), None: _badge("unknown")}
+    rows = "".join(f"<tr><td>{_e(c.title)}</td><td>{mark[c.ok]}</td><td>{_num(c.backward)} {_e(c.unit)}</td>"
+                   f"<td>{_num(c.forward)} {_e(c.unit)}</td><td>{_e(c.message)}</td></tr>" for c in checks)
+    source = Path(str((baseline.get("video") or {}).get("path", "baseline"))).name
+    return _section("baseline", title,
+                    f'<p class="muted">Baseline: {_e(source)}, forward running.</p>'
+                    f"<table><tr><th>check</th><th></th><th>backwards</th><th>forwards</th><th></th></tr>{rows}</table>")
 
 
 def _capture(coaching: dict, report: dict) -> str:
@@ -420,19 +451,32 @@ def report_from_json(json_path: str | Path, out_dir: str | Path | None = None) -
     csv_path = json_path.with_suffix(".csv")
     per_frame = read_csv_columns(csv_path) if csv_path.exists() else {}
     out = html_path(json_path, out_dir)
-    atomic_write_text(out, build_html(report, per_frame))
+    atomic_write_text(out, build_html(report, per_frame, baseline=history_baseline()))
     return out
+
+
+def history_baseline() -> dict | None:
+    """The forward-running baseline's report from the default history, if one is set (never an error:
+    the report is made without it when the history cannot be read)."""
+    from . import history
+    from .errors import FormcheckError
+
+    try:
+        entry = history.History().baseline()
+    except (FormcheckError, OSError):
+        return None
+    return entry["report"] if entry else None
 
 
 def report_from_clip(clip: str | Path, out_dir: str | Path | None = None, *, config: str | Path | None = None,
                      slowmo: float = 1.0, model: str | Path | None = None, progress=None) -> Path:
     """Analyse a clip and write its HTML report with key frames."""
-    from .api import _analyse_clip
+    from .api import analyze_with_evidence
     from .config import load_thresholds
 
     clip = Path(clip)
     th = load_thresholds(config)
-    report, evidence = _analyse_clip(clip, th, slowmo, model, progress)
+    report, evidence = analyze_with_evidence(clip, thresholds=th, slowmo=slowmo, model=model, progress=progress)
     d = report.to_dict()
     t = evidence.pose.t_s
     minutes = float(t[-1] - t[0]) / 60 if len(t) > 1 else 0.0
@@ -446,5 +490,5 @@ def report_from_clip(clip: str | Path, out_dir: str | Path | None = None, *, con
     frames = key_frames(clip, evidence, (d.get("coaching") or {}).get("fixes", []), slowmo)
     per_frame = {k: np.asarray(v).tolist() for k, v in report.per_frame.items()}
     out = html_path(clip, out_dir)
-    atomic_write_text(out, build_html(d, per_frame, frames, th, intervals))
+    atomic_write_text(out, build_html(d, per_frame, frames, th, intervals, baseline=history_baseline()))
     return out

@@ -44,6 +44,8 @@ MAX_FPS = 60.0  # buffer sizes assume at most this many frames per second
 MIN_GOOD_FPS = 12  # below this a ~0.25 s ground contact spans too few processed frames to be found
 RESAMPLE_FPS = 30.0  # the analysis sees the pose on this uniform grid (see resample_uniform)
 MAX_GAP_S = 0.25  # longer gaps between processed frames are left empty, not interpolated
+KEY_FRAME_EVERY_S = 30.0  # a still of the runner for the history this often while judging (the last 3 kept)
+KEY_FRAME_WIDTH = 480
 # Cues that need longer than a rolling window, or only describe: not shown as live lights.
 LIVE_HIDDEN = {"contact_time", "head_check"}
 
@@ -141,6 +143,9 @@ class LiveSession:
         self._wall_last: float | None = None
         self._started = time.time()
         self._timer = interval_timer  # runs on stream time: starts with the next frame
+        self._key_frames: collections.deque = collections.deque(maxlen=3)  # (caption, JPEG bytes)
+        self._last_key_frame_ms: float | None = None
+        self._first_t_ms: float | None = None
         self.stats = LiveStats()
         self.closed = False
 
@@ -193,6 +198,7 @@ class LiveSession:
         self._trim_window(t_ms)
         self._maybe_analyse(t_ms)
         self._update_timer(t_ms)
+        self._maybe_keep_key_frame(bgr, row, t_ms)
         out = self._draw(bgr, row) if draw else bgr
         self._update_timing(time.perf_counter() - t0)
         return out
@@ -214,6 +220,33 @@ class LiveSession:
     def _trim_window(self, t_ms: float) -> None:
         while self._window and self._window[0][0] < t_ms - self.window_s * 1000.0:
             self._window.popleft()
+
+    def _maybe_keep_key_frame(self, bgr: np.ndarray, row: np.ndarray, t_ms: float) -> None:
+        """Every KEY_FRAME_EVERY_S while the runner is being judged, a small still with the skeleton
+        (for the history's before/after view); taken before the panel is drawn."""
+        if self._first_t_ms is None:
+            self._first_t_ms = t_ms
+        with self._lock:
+            judging, near = self.stats.state == "judging", self._rolling_near
+        due = self._last_key_frame_ms is None or t_ms - self._last_key_frame_ms >= KEY_FRAME_EVERY_S * 1000.0
+        if not (judging and due and np.isfinite(row[[P.LEFT_HIP, P.RIGHT_HIP], :2]).all()):
+            return
+        import cv2
+
+        from .html_report import draw_key_frame_skeleton
+
+        scale = min(1.0, KEY_FRAME_WIDTH / bgr.shape[1])
+        small = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else bgr.copy()
+        draw_key_frame_skeleton(small, row[:, :2] * scale, near)
+        ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if ok:
+            self._key_frames.append((f"live, {(t_ms - self._first_t_ms) / 1000:.0f} s in", jpeg.tobytes()))
+            self._last_key_frame_ms = t_ms
+
+    def key_frames(self) -> list[tuple[str, bytes]]:
+        """Up to three (caption, JPEG) stills of the runner from this session, oldest first."""
+        with self._frame_lock:
+            return list(self._key_frames)
 
     def _update_timer(self, t_ms: float) -> None:
         """The timer's phase at this frame's stream time, and whether the runner follows it."""
@@ -683,7 +716,7 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
     if report is not None and save_history:
         from . import history
 
-        history.save(report, f"camera {index}", kind="live", path=history_path)
+        history.save(report, f"camera {index}", kind="live", path=history_path, key_frames=session.key_frames())
     return report
 
 

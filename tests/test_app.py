@@ -228,3 +228,82 @@ def test_live_page_text_shows_the_interval_and_whether_the_runner_follows_it():
     holder.apply_timer(None)
     assert "Interval" not in app.live_stats_markdown(holder)
     holder.session.close()
+
+
+def _jpeg(grey: int) -> bytes:
+    import cv2
+    import numpy as np
+
+    ok, data = cv2.imencode(".jpg", np.full((90, 120, 3), grey, np.uint8))
+    return data.tobytes()
+
+
+def _synthetic_report(**kw) -> dict:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from landmark_gait import Gait2D, make_series
+
+    from formcheck.analysis import analyse_pose
+
+    return analyse_pose(make_series(Gait2D(fps=30.0, **kw)), {"path": "run.mp4"})[0].to_dict()
+
+
+@pytest.fixture
+def three_sessions():
+    """A forward run, then a sloppy and a better backward session, with key frames."""
+    from datetime import datetime, timedelta, timezone
+
+    from formcheck.history import History
+
+    store = History()
+    t0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+    ids = {"forward": store.save(_synthetic_report(backward=False, cadence=165.0, step_length_leg=1.0),
+                                 "forward.mp4", when=t0),
+           "sloppy": store.save(_synthetic_report(cadence=150.0, step_length_leg=1.2, elbow_deg=160.0),
+                                "week1.mp4", when=t0 + timedelta(days=1), key_frames=[("week 1 still", _jpeg(40))]),
+           "good": store.save(_synthetic_report(cadence=182.0, step_length_leg=0.7), "week4.mp4",
+                              when=t0 + timedelta(days=21),
+                              key_frames=[("week 4 still", _jpeg(200)), ("week 4 contact", _jpeg(120))])}
+    return store, ids
+
+
+def test_history_compares_two_sessions_side_by_side(three_sessions):
+    store, ids = three_sessions
+    at = new_app().run()
+    assert not at.exception
+    # by default the newest session against the one before it
+    assert at.selectbox(key="cmp_before").value == ids["sloppy"] and at.selectbox(key="cmp_after").value == ids["good"]
+    body = texts(at)
+    assert f"#{ids['sloppy']} → #{ids['good']}:" in body
+    table = next(df.value for df in at.dataframe if "verdict" in df.value.columns).set_index("cue")
+    for cue in ("Elbows near 90°", "Quick steps (cadence)", "Short steps"):
+        assert table.loc[cue, "verdict"] == "✅ better", cue
+        assert table.loc[cue, "status"] == "fail → pass"
+    assert table.loc["Slight forward lean", "verdict"] == "= about the same"
+    assert table.loc["Quick steps (cadence)", "change"].startswith("+3")  # 150 -> 182 steps/min
+    captions = [c for img in at.get("image") for c in (img.proto.imgs[0].caption,) if c]
+    assert {"week 1 still", "week 4 still", "week 4 contact"} <= set(captions)
+    # swap them: the same cues now read as worse
+    at.selectbox(key="cmp_before").set_value(ids["good"])
+    at.selectbox(key="cmp_after").set_value(ids["sloppy"]).run()
+    table = next(df.value for df in at.dataframe if "verdict" in df.value.columns).set_index("cue")
+    assert table.loc["Elbows near 90°", "verdict"] == "⚠️ worse"
+    at.selectbox(key="cmp_after").set_value(ids["good"]).run()
+    assert "Pick two different sessions" in texts(at)
+
+
+def test_mark_a_forward_session_as_baseline_and_see_backward_sessions_against_it(three_sessions):
+    store, ids = three_sessions
+    at = new_app().run()
+    at.selectbox(key="history_pick").set_value(ids["forward"]).run()
+    at.button(key=f"hist_baseline_{ids['forward']}").click().run()
+    assert not at.exception and store.baseline_id() == ids["forward"]
+    assert "This is your forward-running baseline" in texts(at)
+    at.selectbox(key="history_pick").set_value(ids["good"]).run()
+    assert "Against your forward running" in texts(at)
+    good = " ".join(s.value for s in at.success)
+    assert "Backward cadence at least your forward cadence" in good and "shorter steps, good" in good
+    at.selectbox(key="history_pick").set_value(ids["sloppy"]).run()
+    warned = " ".join(w.value for w in at.warning)
+    assert "slower than your 165 forwards" in warned and "not shorter than your" in warned
+    # a backward session offers no baseline button
+    assert not [b for b in at.button if b.key and "_baseline_" in b.key]

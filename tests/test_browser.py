@@ -329,8 +329,8 @@ def test_html_report_opens_offline_in_chromium_with_every_section(tmp_path):
         page.goto(page_path.as_uri())
         page.wait_for_load_state("load")
         text = page.inner_text("body")
-        for heading in ("Summary", "Top fixes", "Filming", "Sessions", "Over time", "Key frames", "All findings",
-                        "Steps"):
+        for heading in ("Summary", "Top fixes", "Against your forward running", "Filming", "Sessions", "Over time",
+                        "Key frames", "All findings", "Steps"):
             assert heading.lower() in text.lower(), heading
         assert "Bend your elbows" in text  # the top fix for this sample
         images = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")

@@ -6,6 +6,7 @@ import re
 
 import cv2
 import numpy as np
+import pytest
 from landmark_gait import Gait2D, make_series
 
 from formcheck.analysis import analyse_pose
@@ -17,6 +18,12 @@ from formcheck.html_report import (
     key_frames,
     report_from_json,
 )
+
+@pytest.fixture(autouse=True)
+def own_history(tmp_path, monkeypatch):
+    """Reports look up the forward baseline in the history: never the user's own file here."""
+    monkeypatch.setenv("FORMCHECK_HISTORY", str(tmp_path / "history.sqlite"))
+
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
 
@@ -140,3 +147,36 @@ def test_key_frame_skeleton_is_thick_and_outlined_on_any_background():
         leg = sum(np.linalg.norm(xy[a] - xy[b]) for a, b in [(P.LEFT_HIP, P.LEFT_KNEE), (P.LEFT_KNEE, P.LEFT_ANKLE)])
         assert near.sum() / leg >= 3.0
         assert near.sum() / leg <= 12.0  # but not a blob hiding the posture
+
+
+def test_backward_clip_is_compared_with_the_forward_baseline():
+    forward, _ = analysed(backward=False, cadence=165.0, step_length_leg=1.0)
+    quick, _ = analysed(cadence=185.0, step_length_leg=0.6)
+    slow, _ = analysed(cadence=150.0, step_length_leg=1.2)
+    good_page = build_html(quick.to_dict(), baseline=forward.to_dict())
+    section = good_page.split('id="baseline"')[1].split("</section>")[0]
+    assert "Backward cadence at least your forward cadence" in section and "shorter steps, good" in section
+    assert section.count(">pass<") == 2
+    slow_section = build_html(slow.to_dict(), baseline=forward.to_dict()).split('id="baseline"')[1]
+    slow_section = slow_section.split("</section>")[0]
+    assert slow_section.count(">caution<") == 2 and "quicker" in slow_section
+    assert "No forward-running baseline yet" in build_html(quick.to_dict())
+    assert "Mark it as your forward-running baseline" in build_html(forward.to_dict())
+
+
+def test_report_from_json_uses_the_history_baseline(tmp_path, monkeypatch):
+    from formcheck.history import History
+
+    monkeypatch.setenv("FORMCHECK_HISTORY", str(tmp_path / "h.sqlite"))
+    forward, _ = analysed(backward=False, cadence=165.0, step_length_leg=1.0)
+    store = History()
+    store.set_baseline(store.save(forward, "my_forward_run.mp4"))
+    report, _ = analysed(cadence=185.0, step_length_leg=0.6)
+    page = report_from_json(report.write_json(tmp_path / "back.formcheck.json")).read_text(encoding="utf-8")
+    assert "Baseline: run.mp4, forward running." in page and "shorter steps, good" in page
+
+
+def test_jpeg_key_frames_are_embedded_as_jpeg():
+    ok, data = cv2.imencode(".jpg", np.full((30, 40, 3), 100, np.uint8))
+    page = build_html(analysed()[0].to_dict(), frames=[("still", data.tobytes())])
+    assert page.count("data:image/jpeg;base64,") == 1

@@ -106,3 +106,23 @@ def test_cli_live_intervals_flag_reaches_the_camera_window(monkeypatch):
     assert seen["interval_rounds"] == 4
     assert main(["live", "--intervals", "5"]) == 0 and seen["interval_rounds"] == 5
     assert main(["live"]) == 0 and seen["interval_rounds"] is None
+
+
+def test_a_live_session_keeps_small_skeleton_stills_for_the_history(tmp_path):
+    import cv2
+
+    from formcheck.history import History
+    from formcheck.html_report import KEY_NEAR_BGR
+
+    series = make_series(Gait2D(fps=30.0, duration_s=12.0))
+    with LiveSession(estimator=ScriptedEstimator(series)) as session:
+        feed(session, list(series.t_s))
+        frames = session.key_frames()
+        report = session.summary()
+    assert 1 <= len(frames) <= 3  # one while judging, then one every 30 s
+    caption, jpeg = frames[0]
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape[1] == W and len(jpeg) < 60_000
+    assert (np.abs(img.astype(int) - KEY_NEAR_BGR).sum(axis=2) < 80).sum() > 200  # the skeleton is on it
+    sid = History(tmp_path / "h.sqlite").save(report, "camera 0", kind="live", key_frames=frames)
+    assert History(tmp_path / "h.sqlite").key_frames(sid)[0][0] == caption
