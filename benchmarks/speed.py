@@ -2,7 +2,8 @@
 
     python benchmarks/speed.py                 # everything (~6-10 min on 2 cores)
     python benchmarks/speed.py --reps 3        # more repetitions of the throughput runs
-    python benchmarks/speed.py --quick         # treadmill clip only, 1 rep, no 60 s runs
+    python benchmarks/speed.py --quick         # treadmill clip only, 1 rep, no 60 s runs, 20 s of live
+    python benchmarks/speed.py --only live     # some sections: throughput, cold, memory, startup, live
 
 The bare job is an inline loop: OpenCV decode, BGR->RGB, ``PoseLandmarker.detect_for_video``
 (the full model, same options as formcheck), nothing else. Against it, on the same clip:
@@ -12,7 +13,8 @@ The bare job is an inline loop: OpenCV decode, BGR->RGB, ``PoseLandmarker.detect
 * seq       ``analyze`` forced sequential (``FORMCHECK_WORKERS=1``): formcheck's own overhead
 * memory    peak RSS of ``analyze`` on the 10 s and the 60 s clip, each in a fresh process
 * start-up  process start -> first pose, in a fresh process, three times
-* live      ``formcheck.live.LiveSession`` fed 640x480 frames at 30 fps (stale frames dropped)
+* live      ``formcheck.live.LiveSession`` fed 640x480 frames at 30 fps for 60 s (stale frames dropped):
+            latency p50/p95, and whether it grows (p95 of the first 10 s against the last 10 s)
 
 Throughput is reported as ratios to the bare loop (higher is better), all runs made in one
 process, interleaved, the order reversed every repetition, because other processes on the
@@ -398,7 +400,14 @@ def startup(path: Path, runs: int = 3) -> list[tuple[float, float]]:
 # live
 
 
-def live(path: Path, seconds: float = 15.0, fps: float = 30.0) -> dict | None:
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def live(path: Path, seconds: float = 60.0, fps: float = 30.0, edge_s: float = 10.0) -> dict | None:
+    """Feed a 30 fps camera for ``seconds`` (after a warm-up); latency is capture -> annotated frame.
+    Growth: p95 of the first ``edge_s`` seconds against that of the last, and the rolling window's size."""
     try:
         from formcheck.live import LiveSession
     except ImportError:
@@ -433,7 +442,9 @@ def live(path: Path, seconds: float = 15.0, fps: float = 30.0) -> dict | None:
                 cond.notify()
             i += 1
 
-    latencies, processed, dropped, last_i = [], 0, 0, -1
+    latencies: list[tuple[float, float]] = []  # (seconds since counting began, latency ms)
+    processed, dropped, last_i = 0, 0, -1
+    window_sizes: list[int] = []
     with LiveSession(background=True) as session:
         cam = threading.Thread(target=camera, daemon=True)
         cam.start()
@@ -448,75 +459,71 @@ def live(path: Path, seconds: float = 15.0, fps: float = 30.0) -> dict | None:
             session.process(bgr.copy(), t_ms=i * 1000.0 / fps)
             done = time.perf_counter()
             if done - t_start > warm:
-                latencies.append(1e3 * (done - t_cap))
+                latencies.append((done - t_start - warm, 1e3 * (done - t_cap)))
                 processed += 1
+                if processed % int(fps) == 0:
+                    window_sizes.append(session.buffered)
                 dropped += max(0, i - last_i - 1) if last_i >= 0 else 0
             last_i = i
         stop.set()
         cam.join()
-    lat = sorted(latencies)
-    return {"fps": processed / seconds, "p50_ms": lat[len(lat) // 2], "p95_ms": lat[int(len(lat) * 0.95)],
-            "dropped": dropped, "processed": processed}
+    lat = [ms for _, ms in latencies]
+    first = [ms for t, ms in latencies if t < edge_s]
+    last = [ms for t, ms in latencies if t >= seconds - edge_s]
+    return {"seconds": seconds, "fps": processed / seconds, "p50_ms": percentile(lat, 0.5),
+            "p95_ms": percentile(lat, 0.95), "p95_first_ms": percentile(first, 0.95),
+            "p95_last_ms": percentile(last, 0.95), "edge_s": edge_s, "dropped": dropped, "processed": processed,
+            "window_first": window_sizes[0] if window_sizes else 0, "window_max": max(window_sizes, default=0),
+            "window_last": window_sizes[-1] if window_sizes else 0}
+
+
+def log_live(log, lv: dict) -> None:
+    log(f"\n== live (LiveSession, 640x480 at 30 fps for {lv['seconds']:.0f} s, newest frame only)")
+    log(f"  processed {lv['fps']:.1f} fps, latency p50 {lv['p50_ms']:.0f} ms, p95 {lv['p95_ms']:.0f} ms  "
+        f"{'PASS' if lv['p95_ms'] <= 80 else 'MISS'} (target p95 <= 80 ms); "
+        f"dropped {lv['dropped']} of {lv['dropped'] + lv['processed']} frames")
+    # no growth: the last seconds are no slower than the first (a few ms of scheduling noise allowed)
+    grows = lv["p95_last_ms"] > 1.2 * lv["p95_first_ms"] + 5
+    log(f"  growth: p95 first {lv['edge_s']:.0f} s {lv['p95_first_ms']:.0f} ms, last {lv['edge_s']:.0f} s "
+        f"{lv['p95_last_ms']:.0f} ms; rolling window {lv['window_first']} -> max {lv['window_max']} -> "
+        f"{lv['window_last']} poses  {'MISS (grows)' if grows else 'PASS (no growth)'}")
 
 
 # ---------------------------------------------------------------------------
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reps", type=int, default=3, help="repetitions of the throughput runs on the 12 s clip "
-                    "(the 7.7 s clip gets one less, the 60 s clip one)")
-    ap.add_argument("--quick", action="store_true", help="treadmill clip only, one repetition, no 60 s runs")
-    ap.add_argument("--json", type=Path, help="also write the results here")
-    ap.add_argument("--nice", type=int, default=0, help="change this process's priority first (negative: "
-                    "more CPU when the machine is shared; needs root)")
-    args = ap.parse_args()
-    if not TREADMILL.exists():
-        print(f"missing {TREADMILL}: ../shared/videos must sit beside the repo", file=sys.stderr)
-        return 2
+SECTIONS = ("throughput", "cold", "memory", "startup", "live")
 
-    lines: list[str] = []
 
-    def log(msg: str = "") -> None:
-        print(msg, flush=True)
-        lines.append(msg)
-
-    from formcheck.parallel import available_cpus, worker_count
-
-    if args.nice:
-        os.nice(args.nice)  # inherited by the workers and the fresh processes below
-    log(f"formcheck speed benchmark  cpus={available_cpus()}  workers={worker_count()}  "
-        f"load avg {os.getloadavg()[0]:.1f}  nice {os.nice(0)}  python {sys.version.split()[0]}")
-    if os.getloadavg()[0] > available_cpus():
-        log("  NOTE: other processes keep the cores busy; wall-clock ratios understate what two free "
-            "cores give (see 'cores kept busy' and 'cpu per frame').")
-    t_all = time.perf_counter()
-    sixty = looped_clip(TREADMILL, 5, CACHE / "treadmill_x5_60s.mp4")
+def section_throughput(args, log, sixty: Path) -> dict:
     clips = [("treadmill 12 s portrait", TREADMILL)]
     reps = {"treadmill 12 s portrait": 1 if args.quick else args.reps}
     if not args.quick:
         clips.insert(0, ("short landscape 7.7 s", LANDSCAPE))
         clips.append(("treadmill x5 60 s", sixty))
         reps.update({"short landscape 7.7 s": max(1, args.reps - 1), "treadmill x5 60 s": 1})
-
     # warm-up: first model load, file caches, the worker fork server (not counted)
     t = time.perf_counter()
     run_analyse(TREADMILL, video=False)
     log(f"warm-up analyse (first in this process, not counted): {time.perf_counter() - t:.2f} s")
-
     log("\n== machine check: do two processes get two cores' worth right now?")
     results = {"capacity_before": log_capacity(log, TREADMILL)}
     results["throughput"] = throughput(clips, reps, log)
     log("\n== machine check again")
     results["capacity_after"] = log_capacity(log, TREADMILL)
+    return results
 
+
+def section_cold(args, log, sixty: Path) -> dict:
     log("\n== cold: one fresh process per run (interpreter, imports, model, workers' start-up included)")
     cd = cold(TREADMILL, reps=1 if args.quick else 2)
     rs = [b / a for b, a in zip(cd["bare"], cd["analyse"])]
     log(f"  treadmill 12 s: bare {statistics.median(cd['bare']):.2f} s, analyse {statistics.median(cd['analyse']):.2f} s"
         f"  -> analyse throughput = {statistics.median(rs):.2f} x bare")
-    results["cold"] = cd
+    return {"cold": cd}
 
+
+def section_memory(args, log, sixty: Path) -> dict:
     log("\n== memory (fresh process each; peak RSS of the main process, peak PSS of its whole tree)")
     mem = {}
     mem_clips = [("10 s", TREADMILL)] + ([] if args.quick else [("60 s", sixty)])
@@ -534,22 +541,67 @@ def main() -> int:
             r_tree = b["tree_pss_kb"] / a["tree_pss_kb"]
             verdict = "PASS" if max(r_main, r_tree) <= 1.2 else "MISS"
             log(f"  {kind}: 60 s / 10 s = {r_main:.2f} (main), {r_tree:.2f} (tree)  {verdict} (target <= 1.2)")
-    results["memory"] = mem
+    return {"memory": mem}
 
+
+def section_startup(args, log, sixty: Path) -> dict:
     log("\n== start-up (fresh process: launch -> `import formcheck` done -> first pose)")
     st = startup(TREADMILL)
     for i, (imp, pose) in enumerate(st, 1):
         log(f"  run {i}: import {imp:.2f} s, first pose {pose:.2f} s")
     later = [p for _, p in st[1:]]
     log(f"  after the first run: {max(later):.2f} s  {'PASS' if max(later) <= 2.0 else 'MISS'} (target <= 2 s)")
-    results["startup"] = st
+    return {"startup": st}
 
-    lv = live(TREADMILL)
-    if lv is not None:
-        log("\n== live (LiveSession, 640x480 at 30 fps, newest frame only)")
-        log(f"  processed {lv['fps']:.1f} fps, latency p50 {lv['p50_ms']:.0f} ms, p95 {lv['p95_ms']:.0f} ms, "
-            f"dropped {lv['dropped']} of {lv['dropped'] + lv['processed']} frames")
-        results["live"] = lv
+
+def section_live(args, log, sixty: Path) -> dict:
+    lv = live(TREADMILL, seconds=20.0 if args.quick else 60.0, edge_s=5.0 if args.quick else 10.0)
+    if lv is None:
+        return {}
+    log_live(log, lv)
+    return {"live": lv}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of the throughput runs on the 12 s clip "
+                    "(the 7.7 s clip gets one less, the 60 s clip one)")
+    ap.add_argument("--quick", action="store_true", help="treadmill clip only, one repetition, no 60 s runs, "
+                    "20 s of live")
+    ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections to run: {', '.join(SECTIONS)}")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--nice", type=int, default=0, help="change this process's priority first (negative: "
+                    "more CPU when the machine is shared; needs root)")
+    args = ap.parse_args()
+    sections = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    if not TREADMILL.exists():
+        print(f"missing {TREADMILL}: ../shared/videos must sit beside the repo", file=sys.stderr)
+        return 2
+
+    def log(msg: str = "") -> None:
+        print(msg, flush=True)
+
+    from formcheck.parallel import available_cpus, worker_count
+
+    if args.nice:
+        os.nice(args.nice)  # inherited by the workers and the fresh processes below
+    log(f"formcheck speed benchmark  cpus={available_cpus()}  workers={worker_count()}  "
+        f"load avg {os.getloadavg()[0]:.1f}  nice {os.nice(0)}  python {sys.version.split()[0]}")
+    if os.getloadavg()[0] > available_cpus():
+        log("  NOTE: other processes keep the cores busy; wall-clock ratios understate what two free "
+            "cores give (see 'cores kept busy' and 'cpu per frame').")
+    t_all = time.perf_counter()
+    sixty = looped_clip(TREADMILL, 5, CACHE / "treadmill_x5_60s.mp4")
+
+    results: dict = {}
+    runners = {"throughput": section_throughput, "cold": section_cold, "memory": section_memory,
+               "startup": section_startup, "live": section_live}
+    for name in SECTIONS:
+        if name in sections:
+            results.update(runners[name](args, log, sixty))
 
     log(f"\ntotal benchmark time {time.perf_counter() - t_all:.0f} s, load avg now {os.getloadavg()[0]:.1f}")
     if args.json:
