@@ -96,3 +96,31 @@ def test_no_baseline_verdict_for_a_forward_session_or_missing_numbers(sessions):
     checks = {c.id: c for c in baseline_checks(no_cadence, sessions["forward"])}
     assert checks["cadence"].ok is None and "not measured" in checks["cadence"].message
     assert checks["step_length"].ok is True
+
+
+@pytest.mark.slow
+def test_real_clips_forward_sample_as_baseline_for_the_backward_samples(tmp_path):
+    """The bundled forward treadmill clip as the baseline; the backward samples judged against it.
+    Expectations come from each sample's truth file, not from stored output."""
+    import json
+    from pathlib import Path
+
+    import formcheck
+    from formcheck.errors import InputError
+    from formcheck.history import History
+
+    samples = Path(__file__).resolve().parents[1] / "sample_videos"
+    forward = formcheck.analyze(samples / "treadmill_forward_male_side.mp4")
+    assert forward.direction == "forward"
+    store = History(tmp_path / "h.sqlite")
+    store.set_baseline(store.save(forward, "treadmill_forward_male_side.mp4"))
+    base = store.baseline()["report"]
+    for name in ("good_backward_jog", "long_steps"):
+        truth = json.loads((samples / f"{name}.truth.json").read_text())
+        report = formcheck.analyze(samples / f"{name}.mp4").to_dict()
+        checks = {c.id: c for c in baseline_checks(report, base)}
+        # what the truth says the runner did, against what was measured forwards
+        assert checks["cadence"].ok is (truth["cadence_spm"] >= base["cadence_spm"]), name
+        assert checks["step_length"].ok is (truth["step_length_leg"] < step_length_leg(base)), name
+        with pytest.raises(InputError, match="backward running"):
+            store.set_baseline(store.save(report, f"{name}.mp4"))
