@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import kinematics as K
+from .coach import BEGINNER_PLAN
 from .gait import FEET, analyse_gait
 from .kinematics import SIDE, hip_mid
 from .pose import PoseSeries
@@ -297,8 +298,6 @@ class Phase:
 
 def plan_phases(plan: dict | None = None, rounds: int | None = None) -> list[Phase]:
     """The plan laid out in time: the warm-up steps once, then ``rounds`` rounds (default: the fewest)."""
-    from .coach import BEGINNER_PLAN
-
     plan = plan or BEGINNER_PLAN
     rounds = int(rounds or plan["rounds"][0])
     warm_up, one_round = plan["steps"][:plan["repeat_from"]], plan["steps"][plan["repeat_from"]:]

@@ -179,6 +179,13 @@ def test_sample_clip_full_review(isolated):
     assert len(results) == 1
     result = next(iter(results.values()))
     assert result.video_path.exists() and result.history_id is not None
+    # stills with the skeleton kept with the session; a forward clip can become the baseline
+    from formcheck.history import History
+
+    assert 1 <= len(History().key_frames(result.history_id)) <= 3
+    at.button(key=f"res_baseline_{result.history_id}").click().run(timeout=60)
+    assert History().baseline_id() == result.history_id
+    assert "This is your forward-running baseline" in texts(at)
 
     # A jump button sets the video's start time; the analysis is not redone.
     jump = next(b for b in at.button if b.key and b.key.startswith("jump_"))
@@ -234,7 +241,7 @@ def _jpeg(grey: int) -> bytes:
     import cv2
     import numpy as np
 
-    ok, data = cv2.imencode(".jpg", np.full((90, 120, 3), grey, np.uint8))
+    _, data = cv2.imencode(".jpg", np.full((90, 120, 3), grey, np.uint8))
     return data.tobytes()
 
 
@@ -267,7 +274,7 @@ def three_sessions():
 
 
 def test_history_compares_two_sessions_side_by_side(three_sessions):
-    store, ids = three_sessions
+    _, ids = three_sessions
     at = new_app().run()
     assert not at.exception
     # by default the newest session against the one before it

@@ -7,7 +7,14 @@ import pytest
 from landmark_gait import Gait2D, make_series
 
 from formcheck import pose as P
-from formcheck.intervals import segment
+from formcheck.coach import plan_minutes
+from formcheck.intervals import (
+    IntervalTimer,
+    activity_check,
+    plan_phases,
+    segment,
+    timer_state,
+)
 from formcheck.pose import PoseSeries
 
 FPS = 30.0
@@ -87,9 +94,6 @@ def test_a_single_activity_is_one_segment():
 
 # ---------------------------------------------------------------------------
 # The live interval timer: the beginner plan as a function of elapsed time (fake clock)
-
-from formcheck.coach import plan_minutes  # noqa: E402
-from formcheck.intervals import IntervalTimer, activity_check, plan_phases, timer_state  # noqa: E402
 
 
 class FakeClock:

@@ -42,7 +42,7 @@ def test_the_timer_band_sits_above_the_picture_and_changes_with_the_phase():
     band = int(TIMER_BAND_SHARE * H)
     for out in outs:
         assert out.shape[0] == H + band  # above the picture: it never hides the runner
-    first, mid, before, after = outs
+    _, mid, before, after = outs
     s = session.snapshot().timer
     assert s.headline() == "JOG BACKWARDS" and s.announcing
     # the band's colour and text change at the phase change; the picture below is untouched
@@ -97,7 +97,7 @@ def test_live_gait_is_compared_with_what_the_phase_asks(gait, expected):
 
 
 def test_cli_live_intervals_flag_reaches_the_camera_window(monkeypatch):
-    import formcheck.live as live
+    from formcheck import live
     from formcheck.cli import main
 
     seen = {}
