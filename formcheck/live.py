@@ -478,13 +478,13 @@ def draw_timer_banner(band: np.ndarray, state: TimerState, on_plan: bool | None 
     headline = ("NOW: " if state.announcing and state.phase is not None else "") + state.headline()
     clock = "" if state.phase is None else state.clock()
     line1_h = 0.42 * h
-    (cw, _), _ = cv2.getTextSize(clock, font, _fit_scale(clock or "0", font, line1_h, w, big), big)
-    clock_scale = _fit_scale(clock or "0", font, line1_h, w, big)
-    head_scale = _fit_scale(headline, font, line1_h, max(w - cw - 4 * pad, w // 3), big)
+    # phase and clock share one size, shrunk together when the phase name is long or the picture narrow
+    scale = _fit_scale(f"{headline}    {clock}", font, line1_h, w - 2 * pad, big)
+    (cw, _), _ = cv2.getTextSize(clock, font, scale, big)
     y1 = pad + int(line1_h)
-    _outlined(band, headline, (pad, y1), font, head_scale, (255, 255, 255), big)
+    _outlined(band, headline, (pad, y1), font, scale, (255, 255, 255), big)
     if clock:
-        _outlined(band, clock, (w - cw - pad, y1), font, clock_scale, (255, 255, 255), big)
+        _outlined(band, clock, (w - cw - pad, y1), font, scale, (255, 255, 255), big)
     small = max(1, big // 2)
     detail = state.detail()
     y2 = y1 + pad + int(0.17 * h)
