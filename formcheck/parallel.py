@@ -72,6 +72,7 @@ OVERLAP_FRAMES = 5  # warm-up frames before a stolen range (detected, compared, 
 LOCK_FRAMES = 2  # consecutive identical frames that prove two landmarkers are in the same state
 MAX_EXTENSION = 45  # frames past a seam that never agreed: from there on one landmarker runs alone
 MIN_GAIN_FRAMES = 8  # a steal must shorten the remaining work by at least this many frames
+LOOK_FRAMES = 15  # half a second: the caller's frames a worker waits for before its first steal (crowded?)
 DECODE_SHARE_POSE = 0.12  # decoding a frame / decoding + converting + detecting one (measured ~0.09-0.15)
 DECODE_SHARE_RENDER = 0.2  # decoding a frame / decoding + drawing + encoding one
 MAX_WORKERS = 8  # each landmarker process holds ~300 MB
@@ -135,6 +136,7 @@ class _Board:
         self.stole = ctx.RawArray("b", participants)  # took at least one range
         self.state = ctx.RawValue("b", self.RUNNING)
         self.horizon = ctx.RawValue("q", OPEN)  # frames from here on belong to one participant alone
+        self.crowded = ctx.RawValue("b", 0)  # someone saw several people: no more steals (see _run_frames)
         self.owner = ctx.RawArray("b", self.size)  # participant + 1 that claimed the frame
         self.main_fp = ctx.RawArray("q", self.size)  # that participant's fingerprint
         self.warm_by = ctx.RawArray("b", self.size)  # participant + 1 that warmed up on the frame
@@ -161,7 +163,7 @@ class _Board:
         key frame is preferred when it is as good.
         """
         with self.lock:
-            if self.state.value != self.RUNNING:
+            if self.state.value != self.RUNNING or self.crowded.value:
                 return None
             horizon = min(n_est, self.horizon.value)
             victim, most = None, min_left - 1
@@ -192,6 +194,13 @@ class _Board:
             self.cur[p], self.end[p] = lo, hi
             self.stole[p] = 1
             return lo, hi
+
+    def wait_for_caller(self, frames: int, alive: Callable[[], None]) -> None:
+        """Until the caller has done ``frames`` frames (or stopped): whether several people are in
+        view is known by then."""
+        while self.cur[0] < frames and self.state.value == self.RUNNING:
+            alive()
+            time.sleep(_POLL_S)
 
     def assign(self, p: int, lo: int) -> None:
         """Before any worker starts: give ``p`` everything from frame ``lo`` on."""
@@ -410,6 +419,11 @@ def _run_frames(frames, clock: _Clock, board: _Board, seg: _Segment, patience: l
         mine[index] = fp
         mine.pop(index - LOCK_FRAMES - 1, None)
         if mode == _MAIN:
+            if len(people) > 1:
+                # With several people MediaPipe tracks rather than detects, so a fresh landmarker
+                # rarely agrees at a seam (the two-people clip: 43-107 frames of extension, 1.4x
+                # slower than one landmarker): ranges already taken run on, no new ones.
+                board.crowded.value = 1
             board.put_main(index, fp)
             board.done[p] += 1
             if on_frame is not None:
@@ -527,6 +541,8 @@ def _work(job: _Job, p: int) -> tuple[list[_Segment], dict]:
         clock = _Clock(est)
         try:
             got = board.assigned(p)  # a range given before start-up (see estimate_clip's split)
+            if got is None:
+                board.wait_for_caller(LOOK_FRAMES, alive)
             while True:
                 got = got or board.steal(p, job.n_est, job.overlap, job.min_left, job.seeks)
                 if got is None:

@@ -86,6 +86,16 @@ def test_seam_follows_tracking_with_two_people():
     assert [c["frame"] for c in rep_c.contacts] == [c["frame"] for c in rep_s.contacts]
 
 
+@pytest.mark.slow
+def test_no_ranges_taken_once_several_people_are_in_view():
+    """Seams rarely agree while MediaPipe tracks two people (the caller would redo the worker's
+    frames), so a worker that finds the scene crowded takes no range."""
+    _, _, stats = _run(TWO_PEOPLE, workers=2)
+    assert stats["parallel"] is True
+    assert [seg[0] for seg in stats["segments"]] == [0], stats
+    assert stats["extension_frames"] == 0
+
+
 def test_sequential_when_one_core_or_short(monkeypatch):
     monkeypatch.delenv("FORMCHECK_WORKERS", raising=False)
     monkeypatch.setattr(parallel, "available_cpus", lambda: 1)
