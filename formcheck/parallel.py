@@ -187,9 +187,6 @@ class _Board:
             if not cur < mid < stop or stop - cur - span(mid) < MIN_GAIN_FRAMES:
                 return None  # the thief's start-up would eat what it saves
             lo, hi = mid, self.end[victim]
-            if os.environ.get("_FORMCHECK_TRACE"):
-                print(f"[steal] {p} from {victim}: cur {cur} end {self.end[victim]} -> [{lo}, {hi})",
-                      file=sys.stderr, flush=True)
             self.end[victim] = mid
             self.cur[p], self.end[p] = lo, hi
             self.stole[p] = 1
@@ -291,6 +288,13 @@ class _Board:
         if not self._wait(lambda: self.main_fp[index] != 0, patience, on_wait):
             return 0, 0
         return self.owner[index], self.main_fp[index]
+
+
+def _solo_board(ctx, lo: int, hi: int = OPEN) -> _Board:
+    """A board on which the caller alone owns frames [lo, hi): to redo what a dead worker left."""
+    board = _Board(ctx, 1, 0)
+    board.cur[0], board.end[0] = lo, hi
+    return board
 
 
 class _Seeks:
@@ -478,6 +482,7 @@ class _Job:
     overlap: int
     min_left: int
     seeks: _Seeks | None = None
+    mirror: bool = False
 
 
 _BOARD: _Board | None = None
@@ -536,7 +541,8 @@ def _work(job: _Job, p: int) -> tuple[list[_Segment], dict]:
         return segments, stats
     patience = [_PEER_TIMEOUT_S]
     alive = _orphan_check()
-    with PoseEstimator(job.model_path, num_poses=job.num_poses, min_confidence=job.min_confidence) as est:
+    with PoseEstimator(job.model_path, num_poses=job.num_poses, min_confidence=job.min_confidence,
+                       mirror=job.mirror) as est:
         stats["ready_s"] = round(time.monotonic() - t0, 3)
         clock = _Clock(est)
         try:
@@ -748,14 +754,14 @@ def _refuse_while_bootstrapping() -> None:
 
 def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None, *, workers: int | None = None,
                   overlap: int = OVERLAP_FRAMES, min_frames: int = MIN_PARALLEL_FRAMES,
-                  split: int | None = None, stats: dict | None = None) -> PoseSeries:
+                  split: int | None = None, stats: dict | None = None, mirror: bool = False) -> PoseSeries:
     """The runner's pose series over an opened clip, using all cores when it pays.
 
     Same result as ``pose.estimate`` over the whole clip with one landmarker; sequential
     (exactly that loop) on one core, with ``workers=1`` or for clips of fewer than
     ``min_frames`` frames. ``split`` (tests) hands frames ``split``.. to the first worker
     up front instead of letting it steal, so there is always a seam there.
-    ``stats``, if given, is filled with how the work was shared.
+    ``stats``, if given, is filled with how the work was shared. ``mirror``: see PoseEstimator.
     """
     info = video.info
     total = info.frames
@@ -769,12 +775,7 @@ def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None
         stats.update(participants=n, parallel=n > 1, workers=[])
 
     if n == 1:
-        with PoseEstimator(model_path) as estimator:
-            def on_frame(frame, _people):
-                if progress is not None:
-                    progress("pose", frame.index + 1, total)
-
-            return estimate(video, estimator, info.width, info.height, on_frame=on_frame)
+        return _estimate_sequential(video, model_path, progress, mirror)
 
     ctx = _context()
     board = _Board(ctx, n, total)
@@ -782,37 +783,17 @@ def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None
     overlap = max(LOCK_FRAMES, overlap)
     job = _Job(str(video.path), video.slowmo, str(model_path), defaults.num_poses, defaults.min_confidence,
                n_est=total, overlap=overlap, min_left=3 * overlap + 10,
-               seeks=_Seeks(key_frames(video.path), DECODE_SHARE_POSE))
+               seeks=_Seeks(key_frames(video.path), DECODE_SHARE_POSE), mirror=mirror)
     if split is not None and 0 < split < total:
         board.assign(1, split)
     pool = _Pool(ctx, board, job, n - 1)
-    last_report = [-1]
-
-    def report(final: bool = False) -> None:
-        if progress is not None:
-            done = total if final else min(board.total_done(), total)
-            if done > last_report[0]:  # never backwards (see _Board.go_solo)
-                last_report[0] = done
-                progress("pose", done, total)
-
-    ticks = [0]
-
-    def on_frame() -> None:
-        report()
-        ticks[0] += 1
-        if ticks[0] % 10 == 0:
-            on_wait()
-
-    def on_wait() -> None:
-        report()
-        exc = pool.failed_early()
-        if exc is not None:
-            raise exc
-
+    reporter = _Reporter("pose", total, progress, board, pool)
+    report, on_frame, on_wait = reporter.report, reporter.on_frame, reporter.check
     patience = [_PEER_TIMEOUT_S]
     ok = False
     try:
-        with PoseEstimator(model_path, num_poses=job.num_poses, min_confidence=job.min_confidence) as estimator:
+        with PoseEstimator(model_path, num_poses=job.num_poses, min_confidence=job.min_confidence,
+                       mirror=job.mirror) as estimator:
             clock = _Clock(estimator)
             segments = [_run_frames(video, clock, board, _Segment(0, 0), patience, on_frame, on_wait)]
             while True:  # help whoever still has the most left
@@ -826,9 +807,8 @@ def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None
             segments.extend(worker_segments)
             candidates, t_ms, index, missing = _chain(segments)
             if missing is not None:  # a worker died after its seam agreed: run the rest here
-                solo = _Board(ctx, 1, 0)
-                solo.cur[0] = missing
-                seg = _run_range(video.path, video.slowmo, clock, solo, 0, missing, overlap, [0.0])
+                seg = _run_range(video.path, video.slowmo, clock, _solo_board(ctx, missing), 0, missing, overlap,
+                                 [0.0])
                 segments.append(seg)
                 candidates += seg.candidates
                 t_ms += seg.t_ms
@@ -840,12 +820,59 @@ def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None
         pool.shutdown()  # workers that took work are done; idle ones exit by themselves
     report(final=True)
     if stats is not None:
-        stats["workers"] = worker_stats
-        stats["pool_error"] = repr(pool.error) if pool.error else None
-        stats["segments"] = sorted((s.participant, *_describe(s)) for s in segments)
-        stats["extension_frames"] = sum(max(0, len(s.index) - (s.main_end - s.start)) for s in segments
-                                        if s.main_end != OPEN)
+        stats.update(workers=worker_stats, pool_error=repr(pool.error) if pool.error else None,
+                     **_segment_stats(segments))
     return select_runner(candidates, t_ms, index, info.width, info.height)
+
+
+def _estimate_sequential(video: VideoFile, model_path, progress: Progress | None, mirror: bool) -> PoseSeries:
+    """Exactly ``pose.estimate`` with one landmarker, in this process."""
+    info = video.info
+    with PoseEstimator(model_path, mirror=mirror) as estimator:
+        def on_frame(frame, _people):
+            if progress is not None:
+                progress("pose", frame.index + 1, info.frames)
+
+        return estimate(video, estimator, info.width, info.height, on_frame=on_frame)
+
+
+def _segment_stats(segments: list[_Segment]) -> dict:
+    return {"segments": sorted((s.participant, *_describe(s)) for s in segments),
+            "extension_frames": sum(max(0, len(s.index) - (s.main_end - s.start)) for s in segments
+                                    if s.main_end != OPEN)}
+
+
+class _Reporter:
+    """The caller's side of a parallel run: progress over all participants (never backwards,
+    see _Board.go_solo) and a worker's FormcheckError raised here as soon as it happens."""
+
+    CHECK_EVERY = 10  # frames between looks at the workers' futures
+
+    def __init__(self, stage: str, total: int, progress: Progress | None, board: _Board, pool: _Pool):
+        self.stage, self.total, self.progress = stage, total, progress
+        self.board, self.pool = board, pool
+        self.reported = -1
+        self.frames = 0
+
+    def report(self, final: bool = False) -> None:
+        if self.progress is None:
+            return
+        done = self.total if final else min(self.board.total_done(), self.total)
+        if done > self.reported:
+            self.reported = done
+            self.progress(self.stage, done, self.total)
+
+    def on_frame(self) -> None:
+        self.report()
+        self.frames += 1
+        if self.frames % self.CHECK_EVERY == 0:
+            self.check()
+
+    def check(self) -> None:
+        self.report()
+        exc = self.pool.failed_early()
+        if exc is not None:
+            raise exc
 
 
 # ---------------------------------------------------------------------------
@@ -1011,18 +1038,9 @@ def render_video(src, dst, evidence, findings: list, title: str, slowmo: float =
                      info.width, info.height, total, evidence, list(findings), title,
                      _Seeks(key_frames(src), DECODE_SHARE_RENDER))
     pool = _Pool(ctx, board, job, n - 1, fn=_render_work)
+    reporter = _Reporter("video", total, progress, board, pool)
+    on_frame = reporter.on_frame
     parts: list[_Part] = []
-
-    def report() -> None:
-        if progress is not None:
-            progress("video", min(board.total_done(), total), total)
-
-    def on_frame() -> None:
-        report()
-        exc = pool.failed_early()
-        if exc is not None:
-            raise exc
-
     ok = False
     try:
         drawing = _annotator(job)
@@ -1030,17 +1048,10 @@ def render_video(src, dst, evidence, findings: list, title: str, slowmo: float =
         while (got := board.steal(0, total, 0, MIN_RENDER_STEAL, job.seeks)) is not None:
             parts.append(_render_range(job, drawing, board, 0, got[0], on_frame))
         busy = board.close()
-        more, worker_stats = pool.results([p for p in busy if p != 0], report)
+        more, worker_stats = pool.results([p for p in busy if p != 0], reporter.report)
         parts += more
         # frames nobody delivered (a worker process died): render them here
-        covered, nxt, ended = sorted((q for q in parts if q.frames or q.exhausted), key=lambda q: q.start), 0, False
-        for q in covered:
-            if q.start > nxt:
-                parts.append(_render_gap(ctx, job, drawing, nxt, q.start))
-            nxt = max(nxt, q.start + q.frames)
-            ended = ended or q.exhausted
-        if not ended:
-            parts.append(_render_gap(ctx, job, drawing, nxt, OPEN))
+        parts += [_render_gap(ctx, job, drawing, lo, hi) for lo, hi in _gaps(parts)]
         joined = sorted((q for q in parts if q.frames), key=lambda q: q.start)
         try:
             _join(joined, dst, info.fps)
@@ -1052,13 +1063,24 @@ def render_video(src, dst, evidence, findings: list, title: str, slowmo: float =
             pool.wait([p for p in board.close(aborted=True) if p != 0])
         pool.shutdown()
         _remove_parts(job.prefix)
-    report()
+    reporter.report(final=True)
     if stats is not None:
         stats.update(participants=n, parts=[(q.start, q.frames) for q in joined], workers=worker_stats)
     return True
 
 
+def _gaps(parts: list[_Part]) -> list[tuple[int, int]]:
+    """Frame ranges [lo, hi) no part covers (hi is OPEN after the last part if none reached the end)."""
+    gaps, nxt, ended = [], 0, False
+    for q in sorted((q for q in parts if q.frames or q.exhausted), key=lambda q: q.start):
+        if q.start > nxt:
+            gaps.append((nxt, q.start))
+        nxt = max(nxt, q.start + q.frames)
+        ended = ended or q.exhausted
+    if not ended:
+        gaps.append((nxt, OPEN))
+    return gaps
+
+
 def _render_gap(ctx, job: _RenderJob, drawing, lo: int, hi: int) -> _Part:
-    solo = _Board(ctx, 1, 0)
-    solo.cur[0], solo.end[0] = lo, hi
-    return _render_range(job, drawing, solo, 0, lo)
+    return _render_range(job, drawing, _solo_board(ctx, lo, hi), 0, lo)
