@@ -10,7 +10,7 @@ from .analysis import analyse_pose
 from .config import Thresholds, load_thresholds
 from .errors import NoPersonError
 from .parallel import estimate_clip, render_video
-from .render import Annotator
+from .render import ANNOTATED_VIDEO, Annotator
 from .report import Report
 from .rules import Evidence
 from .scenery import scenery_speed
@@ -112,7 +112,7 @@ def write_annotated_video(src: Path, dst: Path, report: Report, evidence: Eviden
     with VideoFile(src, slowmo=slowmo) as video:
         info = video.info
         fps = info.fps
-        with H264Writer(dst, fps=fps, width=info.width, height=info.height) as writer:
+        with H264Writer(dst, fps=fps, width=info.width, height=info.height, **ANNOTATED_VIDEO) as writer:
             for frame in video:
                 i = position.get(frame.index)
                 if i is not None:

