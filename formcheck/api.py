@@ -9,6 +9,7 @@ from typing import Callable
 from .analysis import analyse_pose
 from .config import Thresholds, load_thresholds
 from .errors import NoPersonError
+from .facing import faces_right
 from .parallel import estimate_clip, render_video
 from .render import ANNOTATED_VIDEO, Annotator
 from .report import Report
@@ -67,7 +68,8 @@ def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, prog
     with VideoFile(path, slowmo=slowmo, fps=fps) as video:
         info = video.info
         # all cores when it pays (one landmarker per process); the plain sequential loop otherwise
-        raw = estimate_clip(video, model, progress)
+        raw = estimate_clip(video, model, progress, mirror=faces_right(path, model, slowmo))
+        time_scale = video.slowmo  # the slow-motion factor and any --fps correction
     if not raw.detected.any():
         raise NoPersonError(f"No person was found in {path.name}. Film the runner side-on "
                             "with the whole body in view and good light.")

@@ -144,7 +144,7 @@ def stance_mask(heights: np.ndarray, vrel: np.ndarray, travel: int, t_s: np.ndar
         low = heights <= np.nanpercentile(heights, 25, axis=0)
         belt = np.nanmedian(np.abs(vrel[low])) if low.any() else 0.0
         core = (heights < ground_leg) & (vrel * travel < -0.25 * belt)
-        loose = (heights < ground_leg) & (vrel * travel < 0.0)
+        loose = (heights < ground_leg) & (vrel * travel < -0.2 * belt)
     mask = _grow(core, loose)
     bridge = max(1, int(round(0.07 * fps)))
     min_len = max(3, int(round(0.1 * fps)))  # real contacts last >= 0.12 s

@@ -107,17 +107,20 @@ class PoseEstimator:
     """A MediaPipe PoseLandmarker created once and used as a context manager.
 
     ``detect`` returns every person found in a frame as a (K, 33, 3) array of
-    pixel x, pixel y and visibility.
+    pixel x, pixel y and visibility. With ``mirror`` the model sees each frame
+    mirrored (results are mapped back): the model is not mirror-symmetric, so
+    showing it every runner facing the same way makes both filming sides agree.
     """
 
     def __init__(self, model_path=None, live: bool = False, num_poses: int = 2,
-                 min_confidence: float = 0.5):
+                 min_confidence: float = 0.5, mirror: bool = False):
         self.model_path = find_model(model_path)
         self.live = live
         self.num_poses = num_poses
         self.min_confidence = min_confidence
         self._landmarker = None
         self._last_ts = -1
+        self.mirror = mirror
         self._seen_person = False  # MediaPipe logs once more on its first landmarks
 
     def __enter__(self) -> "PoseEstimator":
@@ -156,12 +159,18 @@ class PoseEstimator:
             result = self._landmarker.detect_for_video(image, ts)
         else:
             with _quiet_native_logs():
+        if self.mirror:
+            rgb = cv2.flip(rgb, 1)
                 result = self._landmarker.detect_for_video(image, ts)
             self._seen_person = bool(result.pose_landmarks)
         h, w = bgr.shape[:2]
         people = [[(lm.x * w, lm.y * h, lm.visibility if lm.visibility is not None else 1.0) for lm in person]
                   for person in result.pose_landmarks]
-        return np.asarray(people, dtype=np.float64).reshape(-1, N_LANDMARKS, 3)
+        people = np.asarray(people, dtype=np.float64).reshape(-1, N_LANDMARKS, 3)
+        if self.mirror:  # back to the clip's own picture: x flips, and so do the side labels
+            people[..., 0] = w - people[..., 0]
+            people = people[:, MIRROR_INDEX]
+        return people
 
 
 # ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 from formcheck import parallel
 from formcheck.analysis import analyse_pose
 from formcheck.errors import OutputError, VideoError
+from formcheck.pose import LEFT_ANKLE, LEFT_HIP, RIGHT_ANKLE, RIGHT_HIP
 from formcheck.video import H264Writer, VideoFile
 
 from conftest import TWO_PEOPLE
@@ -72,6 +73,21 @@ def test_chunked_report_matches_sequential(treadmill_runs):
     assert rep_c.cadence_spm == pytest.approx(rep_s.cadence_spm, rel=0.005)
     # stronger: the stitched pose series is the sequential one
     _same_series(raw_s, raw_c)
+
+
+@pytest.mark.slow
+def test_mirrored_model_view_maps_back_and_survives_seams(treadmill_clip, treadmill_runs):
+    """The model may be shown mirrored frames (so every runner faces the same way for it);
+    the landmarks come back in the clip's own picture, with the clip's side labels."""
+    (raw_plain, *_), _ = treadmill_runs
+    raw_s, _, _ = _run(treadmill_clip, workers=1, mirror=True)
+    raw_c, _, stats = _run(treadmill_clip, workers=2, split=180, mirror=True)
+    assert stats["parallel"] is True
+    _same_series(raw_s, raw_c)
+    both = raw_s.detected & raw_plain.detected
+    for joint in (LEFT_HIP, RIGHT_HIP, LEFT_ANKLE, RIGHT_ANKLE):
+        miss = np.linalg.norm(raw_s.xy[both, joint] - raw_plain.xy[both, joint], axis=1)
+        assert np.median(miss) < 0.05 * raw_s.height, joint
 
 
 @pytest.mark.slow

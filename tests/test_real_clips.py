@@ -69,6 +69,9 @@ def test_mirrored_clip_flips_facing_and_keeps_the_numbers(forward, mirrored):
     assert mirrored.cadence_spm == pytest.approx(report.cadence_spm, rel=0.01)
     lean, lean_m = (r.metrics["trunk_lean_deg"]["median"] for r in (report, mirrored))
     assert abs(lean - lean_m) <= 1.5
+    # the pose model is not mirror-symmetric (7 degrees here); formcheck shows it one side only
+    elbow, elbow_m = (r.metrics["elbow_angle_deg"]["median"] for r in (report, mirrored))
+    assert abs(elbow - elbow_m) <= 2.0
 
 
 def test_contacts_are_plausible(forward):
