@@ -1,4 +1,4 @@
-"""Which way the runner faces, from a first look at the clip, before the full pose pass.
+"""Which way the runner faces, from a few looks at the clip, before the full pose pass.
 
 MediaPipe's pose model is not mirror-symmetric: on the same runner filmed from the other
 side (the mirrored picture) it placed the near elbow about 10 px differently, moving the
@@ -16,22 +16,26 @@ from . import kinematics as K
 from .pose import PoseEstimator, select_runner
 from .video import VideoFile
 
-LOOK_SECONDS = 2.0  # the runner is in view early in nearly every clip
-LOOKS = 8  # frames the model looks at; the facing is a vote over them
+LOOK_EVERY_S = 0.25  # one look per quarter second
+LOOKS = 8  # looks that find someone; the facing is a vote over them
+GIVE_UP_S = 20.0  # a runner who crosses the frame may enter late; nobody by then: no mirroring
 
 
 def faces_right(path, model=None, slowmo: float = 1.0) -> bool:
-    """True if the runner seen in the first seconds mostly faces image-right."""
+    """True if the runner, in the first looks that find them, mostly faces image-right."""
     candidates, t_ms, index = [], [], []
     with VideoFile(path, slowmo=slowmo) as video:
         info = video.info
-        span = max(1, min(info.frames, int(LOOK_SECONDS * info.fps)))
-        every = max(1, span // LOOKS)
+        every = max(1, int(round(LOOK_EVERY_S * info.fps)))
         with PoseEstimator(model) as estimator:
-            for frame in islice(video, span):
-                if frame.index % every == 0:
-                    candidates.append(estimator.detect(frame.bgr, frame.t_ms))
-                    t_ms.append(frame.t_ms)
-                    index.append(frame.index)
+            for frame in islice(video, int(GIVE_UP_S * info.fps)):
+                if frame.index % every:
+                    continue
+                people = estimator.detect(frame.bgr, frame.t_ms)
+                candidates.append(people)
+                t_ms.append(frame.t_ms)
+                index.append(frame.index)
+                if sum(len(p) > 0 for p in candidates) >= LOOKS:
+                    break
     runner = select_runner(candidates, np.asarray(t_ms), np.asarray(index), info.width, info.height)
     return bool(runner.detected.any()) and K.facing_sign(runner) > 0
