@@ -29,6 +29,9 @@ from formcheck.synthetic import GaitParams, render_clip  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "videos"
 TOLERANCE_FRAMES = 2
+# The targets hold at 30 fps and above with the runner fully in view; these clips are
+# measured and shown, but outside the targets.
+OUTSIDE_TARGETS = {"fps24": "24 fps", "occluded": "legs hidden for 0.6 s"}
 
 
 def grid(quick: bool = False) -> list[tuple[str, GaitParams]]:
@@ -57,8 +60,13 @@ def grid(quick: bool = False) -> list[tuple[str, GaitParams]]:
         "flat_strike": dict(strike="flat"),
         "heel_drag": dict(heel_drag=True),
         "fps60": dict(fps=60),
+        "fps120": dict(fps=120, duration_s=3.0),
         "fps24": dict(fps=24),
         "portrait": dict(width=540, height=960),
+        "small_640x360": dict(width=640, height=360, seed=5),
+        "far_runner": dict(body_height_frac=0.45, seed=11),
+        "panning_fw_right": dict(setting="overground", camera="panning", direction="forward", facing="right"),
+        "occluded": dict(occlusion=(2.0, 2.6)),
         "noise": dict(noise=8.0, seed=3),
         "bouncy": dict(bounce_leg=0.16),
         "seed7": dict(seed=7),
@@ -264,8 +272,12 @@ def main(argv=None) -> int:
                       f"{r['contacts']['truth']} spurious {r['contacts']['spurious']} cad {r['cadence_err_pct']} "
                       f"step {r['step_err_pct']} lean {r['lean_err_deg']} elbow {r['elbow_err_deg']} "
                       f"strike {r['strike_truth']}->{r['strike_found']} rules {r['rules']}", flush=True)
-        print("== synthetic clips (30 fps and above unless named fps24) ==")
-        print("\n".join(summarise(rows)))
+        print("== synthetic clips at 30 fps and above, runner fully in view (the targets) ==")
+        print("\n".join(summarise({k: r for k, r in rows.items() if k not in OUTSIDE_TARGETS})))
+        for name, why in OUTSIDE_TARGETS.items():
+            if name in rows:
+                print(f"== outside the targets: {name} ({why}) ==")
+                print("\n".join(summarise({name: rows[name]})[1:]))
         if not args.no_real:
             print("== real clips ==")
             print("\n".join(real_clip_rows(tmp)))
