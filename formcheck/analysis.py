@@ -11,9 +11,14 @@ from . import kinematics as K
 from .coach import coach
 from .config import Thresholds
 from .gait import FEET, Gait, SceneryProbe, analyse_gait
-from .pose import PoseSeries
+from .pose import LEFT_ANKLE, LEFT_HEEL, LEFT_TOE, RIGHT_ANKLE, RIGHT_HEEL, RIGHT_TOE, PoseSeries
 from .report import Report, metric_summary
 from .rules import Evidence, judge, score
+
+
+FOOT_POINTS = ([LEFT_ANKLE, LEFT_HEEL, LEFT_TOE], [RIGHT_ANKLE, RIGHT_HEEL, RIGHT_TOE])
+MISSING_NOTED_S = 0.5  # a stretch this long without the runner is named even when most frames have them
+FEET_SEEN_MIN = 0.5  # with a foot in fewer of the runner's frames, steps cannot be told from standing
 
 
 def analyse_pose(raw: PoseSeries, video: dict, thresholds: Thresholds | None = None,
@@ -35,6 +40,9 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
     near = K.near_side(pose, facing)
     leg_px = K.leg_length_px(pose, near)
     gait = analyse_gait(pose, facing, near, leg_px, scenery)
+    feet_seen = _feet_seen_fraction(raw)
+    if feet_seen < FEET_SEEN_MIN and gait.gait_type == "stand":
+        gait.gait_type = "unknown"  # with the feet out of the picture, standing and running look alike
     ev = Evidence(pose=pose, gait=gait, trunk_lean=K.trunk_lean_deg(pose, facing),
                   elbow=K.elbow_angle_deg(pose, near))
     findings = judge(ev, thresholds)
@@ -43,7 +51,8 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
         video=video,
         runner={"facing": "right" if facing > 0 else "left", "near_side": near,
                 "leg_length_px": None if not np.isfinite(leg_px) else round(leg_px, 2),
-                "detected_fraction": round(float(raw.detected.mean()), 3) if len(raw) else 0.0},
+                "detected_fraction": round(float(raw.detected.mean()), 3) if len(raw) else 0.0,
+                "people_in_view": raw.people_in_view, "position": _position(raw)},
         direction=gait.direction,
         setting=gait.setting,
         gait_type=gait.gait_type,
@@ -52,7 +61,7 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
         metrics=_metrics(ev),
         rules=findings,
         score=score(findings),
-        warnings=_warnings(raw, video),
+        warnings=_warnings(raw, video, feet_seen, findings),
         per_frame=_per_frame(ev),
     )
     report.coaching = coach(findings, ev, thresholds).to_dict()
@@ -82,15 +91,60 @@ def _metrics(ev: Evidence) -> dict:
     }
 
 
-def _warnings(raw: PoseSeries, video: dict) -> list[str]:
+def _warnings(raw: PoseSeries, video: dict, feet_seen: float, findings: list) -> list[str]:
     notes = []
     if video.get("fps_source") == "assumed":
         # every time, cadence and contact time scales with this guess
         notes.append(f"The frame rate is missing or implausible in the file, so {video['fps']:g} fps was assumed "
                      "and times and cadence may be off; set the real rate with --fps.")
-    if len(raw) and raw.detected.mean() < 0.8:
-        notes.append(f"The runner was found in only {raw.detected.mean():.0%} of frames.")
+    if raw.people_in_view > 1:
+        notes.append(f"{raw.people_in_view} people were in view at once; the one analysed, drawn with the skeleton, "
+                     f"is the person {_position(raw)}.")
+    missing = _missing_spans(raw)
+    if len(raw) and (raw.detected.mean() < 0.8 or any(t1 - t0 >= MISSING_NOTED_S for t0, t1 in missing)):
+        notes.append(f"The runner was found in only {raw.detected.mean():.0%} of frames{_times(missing)}; "
+                     "the rest of the clip was judged.")
+    if raw.detected.any() and feet_seen < FEET_SEEN_MIN:
+        unjudged = ", ".join(f.title for f in findings if f.status == "unknown")
+        notes.append(f"The feet were in the picture in only {feet_seen:.0%} of the frames with the runner; "
+                     f"not judged: {unjudged}. Film with the whole body in view.")
     return notes
+
+
+def _missing_spans(raw: PoseSeries) -> list[tuple[float, float]]:
+    """(first, last) clip time in s of each stretch of frames without the runner, longest first."""
+    found = np.r_[True, raw.detected, True]
+    starts = np.flatnonzero(found[:-1] & ~found[1:])  # first missing frame of each stretch
+    ends = np.flatnonzero(~found[:-1] & found[1:])  # one past its last
+    t = raw.t_s
+    return sorted(((float(t[a]), float(t[b - 1])) for a, b in zip(starts, ends)), key=lambda s: s[0] - s[1])
+
+
+def _times(spans: list[tuple[float, float]], shown: int = 3) -> str:
+    """' (not at 1.3-2.7 s, ...)': the longest stretches, in clip order."""
+    listed = ", ".join(f"{t0:.1f}-{t1:.1f} s" if t1 > t0 else f"{t0:.1f} s" for t0, t1 in sorted(spans[:shown]))
+    return f" (not at {listed}{', ...' if len(spans) > shown else ''})" if spans else ""
+
+
+def _feet_seen_fraction(raw: PoseSeries) -> float:
+    """Share of the frames with the runner in which at least one foot is wholly in the picture."""
+    if not raw.detected.any():
+        return 0.0
+    inside = ((raw.xy[..., 0] >= 0) & (raw.xy[..., 0] < raw.width) & (raw.xy[..., 1] >= 0)
+              & (raw.xy[..., 1] < raw.height) & (raw.visibility >= 0.5))
+    foot_seen = [inside[:, points].all(axis=1) for points in FOOT_POINTS]
+    return float(np.logical_or.reduce(foot_seen)[raw.detected].mean())
+
+
+def _position(raw: PoseSeries) -> str:
+    """Where the analysed person is in the picture, in words a user can match to the video."""
+    hips_x = K.hip_mid(raw)[raw.detected, 0]
+    if not hips_x.size:
+        return "nowhere in the frame"
+    if np.ptp(hips_x) > raw.width / 3:
+        return "moving across the frame"
+    third = ("on the left", "in the middle", "on the right")[min(int(3 * np.median(hips_x) / raw.width), 2)]
+    return f"{third} of the frame"
 
 
 def _per_frame(ev: Evidence) -> dict:

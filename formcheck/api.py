@@ -76,7 +76,7 @@ def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, prog
     video_dict = info.to_dict()
     video_dict.update(frames=len(raw), slowmo=slowmo)
     return analyse_pose(raw, video_dict, thresholds,
-                        scenery=lambda pose, leg_px: scenery_speed(path, pose, leg_px, slowmo))
+                        scenery=lambda pose, leg_px: scenery_speed(path, pose, leg_px, time_scale))
 
 
 def _write_outputs(report: Report, evidence: Evidence, path: Path, out_dir, outputs: Outputs, slowmo: float,

@@ -36,7 +36,7 @@ from conftest import TREADMILL
 from formcheck.api import Outputs
 from formcheck.errors import FormcheckError, NoPersonError, OutputError, VideoError
 from formcheck.report import Report
-from formcheck.synthetic import GaitParams, render_clip
+from formcheck.synthetic import GaitParams, joint_tracks, render_clip
 from formcheck.video import H264Writer, VideoFile, probe
 
 pytestmark = pytest.mark.slow
@@ -528,7 +528,19 @@ def test_partial_runner_gives_report_with_unknown_gait_cues(analysed, name):
 def test_person_in_few_frames_is_flagged(analysed):
     clip, report = analysed("person_in_few_frames")
     assert report.runner["detected_fraction"] < 0.2
-    assert any("found in only" in w for w in report.warnings), report.warnings
+    assert any(w.startswith("The runner was found in only") and "(not at 0.0-0.6 s, 0.8-2.0 s)" in w
+               for w in report.warnings), report.warnings
+
+
+def test_feet_out_of_frame_names_the_unjudged_cues(analysed):
+    """Not 'standing still': without feet in the picture a runner cannot be told from someone standing."""
+    clip, report = analysed("legs_out_of_frame")
+    assert report.gait_type == "unknown"
+    assert statuses(report)["trunk_lean"] != "unknown" and statuses(report)["elbow_angle"] != "unknown"
+    note = next(w for w in report.warnings if w.startswith("The feet were in the picture in only 0%"))
+    assert "not judged: Backward running, " in note and "Quick steps (cadence)" in note
+    assert "Slight forward lean" not in note and note.endswith("Film with the whole body in view.")
+    assert "Standing still" not in report.rule("direction").cue
 
 
 @pytest.mark.parametrize("name", [
@@ -544,7 +556,7 @@ def test_partial_runner_invents_no_verdicts(analysed, name):
     judged (caution) from that jitter.
     """
     clip, report = analysed(name)
-    assert report.gait_type == "stand"
+    assert report.gait_type == ("unknown" if name == "legs_out_of_frame" else "stand")
     got = statuses(report)
     assert got["direction"] == "unknown" and got["arm_leg_opposition"] == "unknown", got
     assert all(got[r] == "unknown" for r in GAIT_RULES), got
@@ -555,6 +567,115 @@ def test_two_people_one_runner_is_analysed(analysed):
     assert isinstance(report, Report), report
     assert report.gait_type == "run" and report.cadence_spm == pytest.approx(180, rel=0.1)
     assert report.runner["detected_fraction"] > 0.8
+    assert report.runner["people_in_view"] == 2 and any("2 people were in view at once" in w for w in report.warnings)
+
+
+# --------------------------------------------------------------------------- a passer-by crossing the runner
+
+CROSSING_RUNNER = GaitParams(duration_s=4.0, width=320, height=240, fps=30, seed=3)  # backward jog on a treadmill
+
+
+def _passer(body_height_frac: float) -> GaitParams:
+    """Someone walking across the room, centred mid-clip; nearer the camera means larger."""
+    return GaitParams(duration_s=4.0, width=320, height=240, fps=30, seed=11, facing="right", direction="forward",
+                      setting="overground", cadence_spm=110, duty_factor=0.62, step_length_leg=0.9,
+                      bounce_leg=0.03, body_height_frac=body_height_frac)
+
+
+def _decoded(params: GaitParams, path: Path) -> list[np.ndarray]:
+    render_clip(params, path)
+    with VideoFile(path) as video:
+        return [f.bgr for f in video]
+
+
+def _moving_pixels(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Where the passer is in each frame: they cross the whole picture, so the median frame is the empty room."""
+    room = np.median(np.stack(frames), axis=0)
+    masks = []
+    for bgr in frames:
+        mask = (np.abs(bgr - room).max(axis=-1) > 25).astype(np.uint8)
+        masks.append(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)).astype(bool))
+    return masks
+
+
+_RUNNER_BONES = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("right_shoulder", "right_elbow"),
+                 ("right_elbow", "right_wrist"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
+                 ("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("right_hip", "right_knee"),
+                 ("right_knee", "right_ankle"), ("left_ankle", "left_foot_index"),
+                 ("right_ankle", "right_foot_index")]
+
+
+def _runner_silhouette(joints: dict, i: int, params: GaitParams) -> np.ndarray:
+    """The runner's body in frame i, drawn from the true joints (thick limbs and a head)."""
+    mask = np.zeros((params.height, params.width), np.uint8)
+    thick = int(0.08 * params.body_height_frac * params.height)
+    for a, b in _RUNNER_BONES:
+        cv2.line(mask, tuple(joints[a][i].astype(int)), tuple(joints[b][i].astype(int)), 1, thick)
+    cv2.circle(mask, tuple(joints["head_center"][i].astype(int)), thick, 1, -1)
+    return mask.astype(bool)
+
+
+@pytest.fixture(scope="module")
+def runner_4s(clips) -> list[np.ndarray]:
+    return _decoded(CROSSING_RUNNER, clips["dir"] / "crossing_runner.mp4")
+
+
+@pytest.fixture(scope="module")
+def crossings(clips, runner_4s):
+    """The treadmill runner with a passer-by crossing in front (larger) and behind (smaller)."""
+    folder, runner = clips["dir"], runner_4s
+    joints = joint_tracks(CROSSING_RUNNER)
+    made = {}
+    for where, size in (("in_front", 0.85), ("behind", 0.7)):
+        passer = _decoded(_passer(size), folder / f"passer_{where}.mp4")
+        frames = []
+        for i, (bgr, seen) in enumerate(zip(runner, _moving_pixels(passer))):
+            if where == "behind":
+                seen &= ~_runner_silhouette(joints, i, CROSSING_RUNNER)
+            frame = bgr.copy()
+            frame[seen] = passer[i][seen]
+            frames.append(frame)
+        made[where] = write_h264(folder / f"crossing_{where}.mp4", frames)
+    return made
+
+
+@pytest.mark.parametrize("where", ["in_front", "behind"])
+def test_lock_on_the_runner_through_a_crossing(crossings, where):
+    """The detector loses the runner while the passer overlaps them, and blends the two at the
+    edges of the overlap; the analysed person must be the runner in every frame it reports."""
+    with time_limit(120):
+        report = formcheck.analyze(crossings[where])
+    joints = joint_tracks(CROSSING_RUNNER)
+    truth = (joints["left_hip"] + joints["right_hip"]) / 2
+    hips = np.c_[report.per_frame["hip_x_px"], report.per_frame["hip_y_px"]]
+    seen = np.isfinite(hips).all(axis=1)
+    miss = np.linalg.norm(hips[seen] - truth[seen], axis=1)
+    assert seen.mean() > 0.7 and seen[:30].all() and seen[-30:].all()
+    assert miss.max() < 0.2 * report.runner["leg_length_px"], f"analysed someone else: {np.round(miss)}"
+    assert (report.gait_type, report.direction) == ("run", "backward")
+    assert report.cadence_spm == pytest.approx(180, rel=0.05)
+    assert report.runner["people_in_view"] == 2 and report.runner["position"] == "in the middle of the frame"
+    assert ("2 people were in view at once; the one analysed, drawn with the skeleton, is the person in the middle "
+            "of the frame.") in report.warnings
+
+
+def test_runner_leaving_and_coming_back_is_one_runner(runner_4s, tmp_path):
+    """The picture slides until the runner has left it (as when a filming phone wanders off),
+    stays away 0.6 s and slides back: both parts are the one runner, and the gap is named."""
+    width = runner_4s[0].shape[1]
+    away = np.zeros(len(runner_4s))
+    away[40:55], away[55:65], away[65:80] = np.linspace(0, 1, 15), 1, np.linspace(1, 0, 15)
+    frames = [cv2.warpAffine(bgr, np.float32([[1, 0, 0.75 * width * a], [0, 1, 0]]), (width, bgr.shape[0]),
+                             borderMode=cv2.BORDER_REPLICATE) for bgr, a in zip(runner_4s, away)]
+    with time_limit(120):
+        report = formcheck.analyze(write_h264(tmp_path / "leaves_and_returns.mp4", frames))
+    seen = np.asarray(report.per_frame["detected"], bool)
+    assert seen[:40].all() and seen[80:].all() and not seen[55:65].any()
+    assert report.runner["people_in_view"] == 1
+    assert (report.gait_type, report.direction) == ("run", "backward")
+    assert report.cadence_spm == pytest.approx(180, rel=0.05)
+    note = next(w for w in report.warnings if w.startswith("The runner was found in only"))
+    assert re.search(r"\(not at 1\.[6-8]-2\.[2-4] s\); the rest of the clip was judged\.$", note), note
 
 
 # --------------------------------------------------------------------------- output folder problems
@@ -639,6 +760,51 @@ def test_bad_model_via_env_exit_1_one_line_with_fix(small_clip, tmp_path, proble
     assert str(model) in line and "Point FORMCHECK_MODEL to a valid" in line
     assert ("does not exist" if problem == "missing" else "corrupt") in line
     assert leftovers(out) == []
+
+
+# --------------------------------------------------------------------------- analyses at the same time
+
+
+def test_second_analysis_waits_its_turn_and_says_so():
+    """The app's server runs one analysis at a time: a second caller waits (told how long), then runs."""
+    import threading
+
+    from formcheck.turns import Turns
+
+    turns = Turns(at_once=1)
+    order: list[str] = []
+    waited: list[float] = []
+    first_running, release_first = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with turns.turn():
+            order.append("first starts")
+            first_running.set()
+            release_first.wait(10)
+            order.append("first ends")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_running.wait(10)
+    threading.Timer(1.5, release_first.set).start()
+    with turns.turn(on_wait=waited.append):
+        order.append("second starts")
+    thread.join(10)
+    assert order == ["first starts", "first ends", "second starts"]
+    assert len(waited) >= 2 and waited[0] < 0.1 and waited[-1] >= 1.0
+
+
+def test_no_turn_in_time_is_a_busy_error():
+    from formcheck.errors import BusyError
+    from formcheck.turns import Turns
+
+    turns = Turns(at_once=1, max_wait_s=1.0)
+    with turns.turn():
+        with pytest.raises(BusyError, match="Try again in a few minutes"):
+            with turns.turn():
+                pass
+    with turns.turn():  # the slot was given back
+        pass
 
 
 # --------------------------------------------------------------------------- tracebacks only on request
