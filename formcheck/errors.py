@@ -35,3 +35,7 @@ class ModelError(FormcheckError):
 
 class OutputError(FormcheckError):
     """An output file could not be written (permissions, full disk)."""
+
+
+class BusyError(FormcheckError):
+    """The server is busy with other analyses; trying again later will do."""
