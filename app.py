@@ -41,6 +41,7 @@ from formcheck import __version__
 from formcheck.config import Thresholds, load_thresholds
 from formcheck.errors import ConfigError, FormcheckError, InputError, VideoError
 from formcheck.html_report import build_html
+from formcheck.turns import Turns
 
 ROOT = Path(__file__).resolve().parent
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
@@ -48,6 +49,7 @@ MAX_UPLOAD_MB = 400  # also server.maxUploadSize in .streamlit/config.toml
 DEFAULT_MAX_DURATION_S = 180
 LEG_PER_HEIGHT = 0.53  # leg length (hip to ankle) ~ 0.53 x standing height: an anthropometric approximation
 RESULTS_KEPT = 4  # analysed clips kept in memory/temp per browser session
+ANALYSES_AT_ONCE = 1  # one analysis already keeps every core busy: more at once only slows them all
 STATUS_STYLE = {  # status -> (label, streamlit colour, hex)
     "pass": ("PASS", "green", "#2e9e44"),
     "caution": ("CAUTION", "orange", "#e69500"),
@@ -308,6 +310,12 @@ def _remember(result: Result) -> None:
             shutil.rmtree(old.workdir, ignore_errors=True)
 
 
+@st.cache_resource
+def analysis_turns() -> Turns:
+    """One queue for the whole server: cached resources are shared by every browser session."""
+    return Turns(ANALYSES_AT_ONCE)
+
+
 def review_clip(path: Path, source: str, settings: Settings, sha: str | None = None) -> Result | None:
     """Analyse (or fetch from the session cache) and show one clip. Every error becomes an
     error panel; the app keeps serving."""
@@ -319,7 +327,10 @@ def review_clip(path: Path, source: str, settings: Settings, sha: str | None = N
             with st.status(f"Analysing {source}…", expanded=True) as status:
                 progress = ProgressDisplay()
                 try:
-                    result = analyse_clip(path, settings, progress=progress, source=source)
+                    with analysis_turns().turn(lambda waited: status.update(
+                            label=f"Waiting for another analysis on this server to finish ({waited:.0f} s)…")):
+                        status.update(label=f"Analysing {source}…")
+                        result = analyse_clip(path, settings, progress=progress, source=source)
                 except BaseException:
                     status.update(label=f"Could not analyse {source}", state="error", expanded=False)
                     raise

@@ -217,6 +217,49 @@ def test_upload_review_in_the_browser(server, chromium_in_ns):
             browser.close()
 
 
+def test_two_sessions_analysing_at_once(server, chromium_in_ns, tmp_path):
+    """A second browser session analysing while the first does waits its turn and says so;
+    both get their verdicts, and the server answers a third visitor meanwhile."""
+    from playwright.sync_api import sync_playwright
+
+    from formcheck import history
+    from formcheck.synthetic import GaitParams, render_clip
+
+    small = tmp_path / "short_jog.mp4"
+    render_clip(GaitParams(duration_s=3.0, width=320, height=240, seed=5), small)
+    before = len(history.list_sessions(path=server["history"]))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_in_ns, headless=True, args=BASE_ARGS)
+        try:
+            first, second = (browser.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(2))
+            for page in (first, second):
+                page.goto(server["url"], timeout=60_000)
+                page.get_by_role("button", name=f"Try sample: {TREADMILL.stem}").wait_for(timeout=60_000)
+                wait_idle(page)
+            first.get_by_role("button", name=f"Try sample: {TREADMILL.stem}").click()
+            first.get_by_text(re.compile(r"Finding the runner's pose: frame \d+ of 360")).wait_for(timeout=60_000)
+
+            second.locator("[data-testid=stMain] input[type=file]").first.set_input_files(str(small))
+            second.get_by_text("Waiting for another analysis on this server to finish").wait_for(timeout=60_000)
+            shoot(second, "08_second_session_waits")
+
+            third = browser.new_page()
+            third.goto(server["url"], timeout=60_000)
+            third.get_by_role("button", name=f"Try sample: {TREADMILL.stem}").wait_for(timeout=60_000)
+
+            for page in (first, second):
+                page.get_by_text("Verdict per cue").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+            assert "short_jog.mp4" in main_text(second) and "backward run" in main_text(second)
+            assert not first.locator("[data-testid=stException]").count()
+            assert not second.locator("[data-testid=stException]").count()
+            wait_idle(second)
+            shoot(second, "09_second_session_result")
+        finally:
+            browser.close()
+    sessions = history.list_sessions(path=server["history"])
+    assert len(sessions) == before + 2, "both analyses were saved"
+
+
 def make_y4m(src: Path, dst: Path, frames: int = 128, width: int = 360, height: int = 640) -> Path:
     """Raw Y4M (4:2:0) for Chromium's fake camera, from part of a clip.
 
