@@ -11,8 +11,9 @@ import errno
 import math
 import os
 import secrets
+import struct
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -56,6 +57,9 @@ class VideoInfo:
     width: int  # after rotation
     height: int  # after rotation
     rotation: int  # clockwise degrees applied to make the picture upright: 0/90/180/270
+    # where `fps` came from: "container" (its header or timestamps), "assumed" (the file gives no
+    # plausible rate, DEFAULT_FPS is used) or "set" (the caller's `fps`, e.g. --fps)
+    fps_source: str = "container"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,7 +68,7 @@ class VideoInfo:
 @dataclass
 class Frame:
     index: int  # 0-based decode order, absolute within the file
-    t_ms: float  # own timestamp in ms (first frame of the file = 0), times the slowmo factor
+    t_ms: float  # own timestamp in ms (first frame of the file = 0), times VideoFile.slowmo
     bgr: np.ndarray  # HxWx3 uint8, upright
 
 
@@ -87,6 +91,53 @@ def _fps_or_fallback(reported: float, step_ms: float | None = None) -> float:
     if step_ms is not None and math.isfinite(step_ms) and step_ms >= 1000.0 / MAX_FPS:
         return 1000.0 / step_ms
     return DEFAULT_FPS
+
+
+def _avi_frame_rate_missing(path: Path) -> bool:
+    """True for an AVI whose headers state no frame rate (FFmpeg then silently reports 25 fps).
+
+    FFmpeg takes the rate from the video stream's strh dwRate/dwScale, else from avih
+    dwMicroSecPerFrame; only when both are zero is the rate unknown.
+    """
+    try:
+        with path.open("rb") as file:
+            riff = file.read(12)
+            if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"AVI ":
+                return False
+            hdrl = _riff_chunk(file.read(_AVI_HEADER_BYTES), b"LIST:hdrl")
+    except OSError:
+        return False
+    if hdrl is None:
+        return False
+    avih = _riff_chunk(hdrl, b"avih")
+    micro_s_per_frame = struct.unpack_from("<I", avih)[0] if avih and len(avih) >= 4 else 0
+    for kind, strl in _riff_items(hdrl):
+        strh = _riff_chunk(strl, b"strh") if kind == b"LIST:strl" else None
+        if strh and len(strh) >= 28 and strh[:4] == b"vids":
+            scale, rate = struct.unpack_from("<II", strh, 20)
+            return (scale == 0 or rate == 0) and micro_s_per_frame == 0
+    return False
+
+
+_AVI_HEADER_BYTES = 1 << 20  # the hdrl list is a few KB; never read more than this
+
+
+def _riff_items(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(id, payload) of each RIFF chunk in `data`; a LIST's id is b"LIST:" + its type, payload after the type."""
+    pos = 0
+    while pos + 8 <= len(data):
+        chunk_id, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        payload = data[pos + 8:pos + 8 + size]
+        if chunk_id == b"LIST" and len(payload) >= 4:
+            yield b"LIST:" + payload[:4], payload[4:]
+        else:
+            yield chunk_id, payload
+        pos += 8 + size + (size & 1)  # chunks are padded to an even length
+
+
+def _riff_chunk(data: bytes, chunk_id: bytes) -> bytes | None:
+    """The payload of the first top-level chunk `chunk_id` (e.g. b"avih", b"LIST:hdrl") in `data`."""
+    return next((payload for kind, payload in _riff_items(data) if kind == chunk_id), None)
 
 
 def _frame_count(reported: float) -> int | None:
@@ -196,6 +247,9 @@ class VideoFile:
 
     `start`/`stop` select frames by absolute index (stop exclusive); `max_frames` caps how
     many are yielded. Frame.index and Frame.t_ms stay absolute within the file.
+    `fps` overrides the file's frame rate (for a rate that is missing or wrong in the file):
+    frame times are rescaled to it, and `slowmo` then holds the whole factor frame times are
+    scaled by, so a copy opened with `VideoFile(path, slowmo=video.slowmo)` times frames the same.
     """
 
     def __init__(
@@ -205,9 +259,12 @@ class VideoFile:
         max_frames: int | None = None,
         start: int = 0,
         stop: int | None = None,
+        fps: float | None = None,
     ) -> None:
         if not (math.isfinite(slowmo) and slowmo > 0):
             raise ValueError(f"slowmo must be a positive number, got {slowmo!r}")
+        if fps is not None and not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+            raise ValueError(f"fps must be a number of frames per second in (0, {MAX_FPS:g}], got {fps!r}")
         if start < 0 or (stop is not None and stop < start) or (max_frames is not None and max_frames < 0):
             raise ValueError(f"invalid frame range start={start} stop={stop} max_frames={max_frames}")
         self.path = Path(path)
@@ -223,6 +280,10 @@ class VideoFile:
         except BaseException:
             self.close()
             raise
+        self._file_fps = self.info.fps  # the rate frames are timed at before scaling by slowmo
+        if fps is not None:
+            self.slowmo *= self._file_fps / fps
+            self.info = replace(self.info, fps=float(fps), duration_s=self.info.frames / fps, fps_source="set")
 
     def _read_info(self) -> VideoInfo:
         cap = self._require_open()
@@ -235,16 +296,7 @@ class VideoFile:
         bgr, self._origin_ms = first
         height, width = self._upright(bgr).shape[:2]
         self._pending = first
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self._trust_pts = True
-        if _fps_or_fallback(fps) != fps:
-            second = _read(cap)
-            step_ms = second[1] - self._origin_ms if second else None
-            fps = _fps_or_fallback(fps, step_ms)
-            # Header and timestamps both implausible (e.g. 1000 fps, 1 ms apart): the frames are
-            # timed on the fallback grid, so frame times agree with info.fps.
-            self._trust_pts = step_ms is None or (math.isfinite(step_ms) and step_ms >= 1000.0 / MAX_FPS)
-            self._pending = None
+        fps, fps_source = self._frame_rate(cap)
         frames = _frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         if frames is None:
             frames = self._count_frames()
@@ -256,7 +308,34 @@ class VideoFile:
             width=width,
             height=height,
             rotation=rotation,
+            fps_source=fps_source,
         )
+
+    def _frame_rate(self, cap: cv2.VideoCapture) -> tuple[float, str]:
+        """The clip's frame rate and where it came from.
+
+        Also decides whether the frames' own timestamps are trusted, and the step of the
+        container's clock (seeks are checked against it, whatever rate frames are timed at).
+        """
+        reported = cap.get(cv2.CAP_PROP_FPS)
+        self._trust_pts = True
+        self._seek_frame_ms: float | None = 1000.0 / reported if _fps_or_fallback(reported) == reported else None
+        if _avi_frame_rate_missing(self.path):
+            # FFmpeg's 25 fps stand-in is no better a guess than ours; its timestamps follow it
+            self._trust_pts = False
+            return DEFAULT_FPS, "assumed"
+        if self._seek_frame_ms is not None:
+            return reported, "container"
+        second = _read(cap)
+        self._pending = None
+        step_ms = second[1] - self._origin_ms if second else None
+        if step_ms is not None and math.isfinite(step_ms) and step_ms > 0:
+            self._seek_frame_ms = step_ms
+        step_plausible = step_ms is not None and math.isfinite(step_ms) and step_ms >= 1000.0 / MAX_FPS
+        # Header and timestamps both implausible (e.g. 1000 fps, 1 ms apart): the frames are
+        # timed on the fallback grid, so frame times agree with info.fps.
+        self._trust_pts = step_ms is None or step_plausible
+        return _fps_or_fallback(reported, step_ms), "container" if step_plausible else "assumed"
 
     def _count_frames(self) -> int:
         """Decode the whole file once (grab skips the BGR conversion) when metadata has no count."""
@@ -306,7 +385,7 @@ class VideoFile:
 
     def _landed_on_start(self, pos_ms: float) -> bool:
         """Did the seek land on frame `start`? Checked via its timestamp on the 1/fps grid."""
-        frame_ms = 1000.0 / self.info.fps
+        frame_ms = self._seek_frame_ms or 1000.0 / self._file_fps
         return abs(pos_ms - self._origin_ms - self.start * frame_ms) <= frame_ms / 2
 
     def __iter__(self) -> Iterator[Frame]:
@@ -317,7 +396,7 @@ class VideoFile:
             last = capped if last is None else min(last, capped)
         if last is not None and last <= self.start:
             return
-        timeline = _Timeline(self.info.fps, trusted=self._trust_pts)
+        timeline = _Timeline(self._file_fps, trusted=self._trust_pts)
         current = self._first_of_range()
         index = self.start
         while current is not None:
