@@ -628,14 +628,26 @@ _adopt_parent_main()
 class _Pool:
     """Worker processes started from a background thread, so the caller never waits on them."""
 
-    def __init__(self, ctx, board: _Board, job, workers: int, fn=None):
+    def __init__(self, ctx, board: _Board, job, workers: int, fn=None, start: bool = True):
         self.executor: cf.ProcessPoolExecutor | None = None
         self.futures: dict[int, cf.Future] = {}
         self.error: BaseException | None = None
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._start, args=(ctx, board, job, workers, fn or _work),
                                         name="formcheck-pool", daemon=True)
-        self._thread.start()
+        self._launched = False
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the workers, once; a pool never started has no workers to wait for."""
+        if not self._launched:
+            self._launched = True
+            self._thread.start()
+
+    def _wait_started(self) -> None:
+        if self._launched:
+            self._started.wait()
 
     def _start(self, ctx, board, job, workers, fn) -> None:
         try:
@@ -659,7 +671,7 @@ class _Pool:
 
     def results(self, participants: list[int], report) -> tuple[list[_Segment], list[dict]]:
         """Wait for the workers that took work; the others are not waited for."""
-        self._started.wait()
+        self._wait_started()
         segments, stats = [], []
         for p in participants:
             fut = self.futures.get(p)
@@ -682,7 +694,7 @@ class _Pool:
 
     def wait(self, participants: list[int], timeout_s: float = _PEER_TIMEOUT_S) -> None:
         """Wait until these workers have finished, whatever the outcome."""
-        self._started.wait()
+        self._wait_started()
         futures = [self.futures[p] for p in participants if p in self.futures]
         cf.wait(futures, timeout=timeout_s)
 
@@ -694,7 +706,7 @@ class _Pool:
         """
 
         def finish() -> None:
-            self._started.wait()
+            self._wait_started()
             if self.executor is not None:
                 self.executor.shutdown(wait=True, cancel_futures=True)
 
@@ -787,9 +799,15 @@ def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None
                seeks=_Seeks(key_frames(video.path), DECODE_SHARE_POSE), mirror=mirror)
     if split is not None and 0 < split < total:
         board.assign(1, split)
-    pool = _Pool(ctx, board, job, n - 1)
+    # started after the caller's first pose, so that it never waits for the workers' start-up
+    # (they wait for its first LOOK_FRAMES frames anyway)
+    pool = _Pool(ctx, board, job, n - 1, start=False)
     reporter = _Reporter("pose", total, progress, board, pool)
-    report, on_frame, on_wait = reporter.report, reporter.on_frame, reporter.check
+    report, on_wait = reporter.report, reporter.check
+
+    def on_frame() -> None:
+        pool.start()
+        reporter.on_frame()
     patience = [_PEER_TIMEOUT_S]
     ok = False
     try:
