@@ -17,7 +17,7 @@ from .pose import PoseEstimator, select_runner
 from .video import VideoFile
 
 LOOK_EVERY_S = 0.25  # one look per quarter second
-LOOKS = 8  # looks that find someone; the facing is a vote over them
+LOOKS = 5  # looks that find someone; the facing is a vote over them
 GIVE_UP_S = 20.0  # a runner who crosses the frame may enter late; nobody by then: no mirroring
 
 
