@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 import formcheck
-from conftest import TREADMILL
+from conftest import TREADMILL, make_audio_only
 from formcheck.api import Outputs
 from formcheck.errors import FormcheckError, NoPersonError, OutputError, VideoError
 from formcheck.report import Report
@@ -283,16 +283,7 @@ def test_not_a_video_library_raises_video_error(kind, tmp_path):
 
 
 def test_audio_only_file(tmp_path):
-    clip = tmp_path / "voice_memo.mp4"
-    with av.open(str(clip), "w") as out:
-        stream = out.add_stream("aac", rate=44100)
-        for k in range(20):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 44100, k * 1024
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    clip = make_audio_only(tmp_path / "voice_memo.mp4")
     with pytest.raises(VideoError, match="contains only audio, no video"):
         formcheck.analyze(clip)
 

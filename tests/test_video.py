@@ -19,6 +19,8 @@ from formcheck import video
 from formcheck.errors import CameraError, OutputError, VideoError
 from formcheck.video import Camera, Frame, H264Writer, VideoFile, VideoInfo, probe
 
+from conftest import make_audio_only
+
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 TREADMILL = VIDEOS / "treadmill_forward_male_side.mp4"
 OVERGROUND = VIDEOS / "overground_two_people_sports2d_demo.mp4"
@@ -256,19 +258,6 @@ def test_fps_fallbacks() -> None:
 
 
 # --- unusable inputs --------------------------------------------------------------------
-
-
-def make_audio_only(path: Path) -> Path:
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("aac", rate=44100)
-        for i in range(10):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 44100, i * 1024
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
 
 
 @pytest.mark.parametrize(
