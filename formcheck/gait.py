@@ -66,7 +66,7 @@ def ground_level(y_up: np.ndarray, t_s: np.ndarray, window_s: float = 1.5) -> np
     """
     from scipy.ndimage import median_filter, minimum_filter1d
 
-    fps = 1.0 / float(np.median(np.diff(t_s))) if len(t_s) > 1 else 30.0
+    fps = fps_of(t_s * 1000.0)
     width = max(3, int(round(window_s * fps)) | 1)
     finite = np.isfinite(y_up)
     filled = np.where(finite, y_up, np.nanmax(y_up))
@@ -136,7 +136,7 @@ def stance_mask(heights: np.ndarray, vrel: np.ndarray, travel: int, t_s: np.ndar
     """(T, 2) True while a foot is planted: on the ground and moving against travel
     relative to the pelvis. Each stance is then trimmed of frames where the foot is
     still coming down or already lifting (vertical speed above ``moving_leg_s``)."""
-    fps = 1.0 / float(np.median(np.diff(t_s))) if len(t_s) > 1 else 30.0
+    fps = fps_of(t_s * 1000.0)
     vertical = _velocity(heights, t_s)
     # A planted foot moves against travel at about the belt (or running) speed; a
     # foot skimming the ground at the end of swing is still slowing down.
@@ -333,7 +333,7 @@ def classify_direction(facing: int, travel: int) -> str:
     return "backward" if facing * travel < 0 else "forward"
 
 
-def classify_setting(pose: PoseSeries, stance: np.ndarray, leg_px: float,
+def classify_setting(pose: PoseSeries, stance: np.ndarray, vrel: np.ndarray, leg_px: float,
                      scenery: SceneryProbe | None = None) -> str:
     """Overground the runner moves through the scene; on a treadmill they stay put while the stance foot moves.
 
@@ -346,8 +346,7 @@ def classify_setting(pose: PoseSeries, stance: np.ndarray, leg_px: float,
         return "unknown"
     duration = pose.t_s[ok][-1] - pose.t_s[ok][0]
     hip_speed = np.polyfit(pose.t_s[ok], hx[ok], 1)[0] / leg_px
-    rel = relative_foot_velocity(pose, leg_px, foot_point_heights(pose, leg_px))
-    stance_speed = np.nanmedian(np.abs(rel[stance]))
+    stance_speed = np.nanmedian(np.abs(vrel[stance]))
     if duration <= 0 or not np.isfinite(stance_speed) or stance_speed < 0.1:
         return "unknown"
     if abs(hip_speed) > 0.5 * stance_speed:
@@ -367,7 +366,7 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
     stance = stance_mask(heights, vrel, travel, pose.t_s)
     contacts = find_contacts(pose, stance, point_heights, facing) if travel else []
     gait = Gait(facing=facing, travel=travel, direction=classify_direction(facing, travel),
-                setting=classify_setting(pose, stance, leg_px, scenery), gait_type="unknown",
+                setting=classify_setting(pose, stance, vrel, leg_px, scenery), gait_type="unknown",
                 leg_length_px=leg_px, near_side=near_side, contacts=contacts, stance=stance,
                 foot_height_leg=heights)
     stride = stride_time(contacts)

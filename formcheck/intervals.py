@@ -21,7 +21,7 @@ import numpy as np
 from . import kinematics as K
 from .coach import BEGINNER_PLAN
 from .gait import FEET, analyse_gait
-from .kinematics import SIDE, hip_mid
+from .kinematics import SIDE, fps_of, hip_mid
 from .pose import PoseSeries
 
 LABELS = {
@@ -221,7 +221,7 @@ def frame_features(pose: PoseSeries, leg_px: float, smooth_s: float = 1.0) -> np
     speed = np.nanmean(np.abs(vrel), axis=1)
     feats = np.stack([signed, grounded, speed], axis=1)
     feats = np.where(np.isfinite(feats), feats, 0.0)
-    fps = 1.0 / float(np.median(np.diff(pose.t_s))) if len(pose) > 1 else 30.0
+    fps = fps_of(pose.t_ms)
     return uniform_filter1d(feats, max(1, int(round(smooth_s * fps))), axis=0, mode="nearest")
 
 
