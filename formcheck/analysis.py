@@ -10,7 +10,7 @@ from . import __version__
 from . import kinematics as K
 from .coach import coach
 from .config import Thresholds
-from .gait import FEET, Gait, SceneryProbe, analyse_gait
+from .gait import FEET, SceneryProbe, analyse_gait
 from .pose import LEFT_ANKLE, LEFT_HEEL, LEFT_TOE, RIGHT_ANKLE, RIGHT_HEEL, RIGHT_TOE, PoseSeries
 from .report import Report, metric_summary
 from .rules import Evidence, judge, score

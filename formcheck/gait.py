@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .kinematics import SIDE, _runs, fps_of, foot_pitch_deg, hip_mid, up
+from .kinematics import SIDE, _runs, fps_of, foot_pitch_deg, hip_mid
 from .pose import PoseSeries
 
 FEET = ("left", "right")

@@ -151,36 +151,6 @@ def _fig_png(fig) -> bytes:
 # Key frames from the video
 
 
-# Key frames are small (480 px wide) and shared as stills, so the skeleton is drawn after
-# scaling, thick, in bright colours over a black outline: it reads on any background.
-KEY_NEAR_BGR, KEY_FAR_BGR, KEY_OUTLINE_BGR = (0, 235, 255), (255, 190, 0), (0, 0, 0)
-
-
-def draw_key_frame_skeleton(bgr: np.ndarray, xy: np.ndarray, near_side: str) -> None:
-    """A clearly visible skeleton on a (downscaled) frame, in place; ``xy`` in this frame's pixels."""
-    import cv2
-
-    from . import pose as P
-    from .kinematics import SIDE
-
-    line = max(3, int(round(bgr.shape[1] / 110)))  # about 4 px at 480 px wide
-    far_points = set(SIDE["right" if near_side == "left" else "left"].values())
-    segments = [(xy[a], xy[b], KEY_FAR_BGR if a in far_points or b in far_points else KEY_NEAR_BGR)
-                for a, b in P.SKELETON if np.isfinite(xy[[a, b]]).all()]
-    segments.sort(key=lambda s: s[2] == KEY_NEAR_BGR)  # the near side on top
-    for thickness, use_outline in ((line + 4, True), (line, False)):
-        for a, b, colour in segments:
-            cv2.line(bgr, _ipt(a), _ipt(b), KEY_OUTLINE_BGR if use_outline else colour, thickness, cv2.LINE_AA)
-    for idx in range(11, P.N_LANDMARKS):
-        if np.isfinite(xy[idx]).all():
-            cv2.circle(bgr, _ipt(xy[idx]), line + 2, KEY_OUTLINE_BGR, -1, cv2.LINE_AA)
-            cv2.circle(bgr, _ipt(xy[idx]), line, (255, 255, 255), -1, cv2.LINE_AA)
-
-
-def _ipt(p) -> tuple[int, int]:
-    return int(round(float(p[0]))), int(round(float(p[1])))
-
-
 def key_frame_choice(evidence, fixes: list[dict], max_frames: int = 3) -> list[tuple[int, str]]:
     """[(decode frame index, caption)]: the first frame of each top fix, else a few contacts, else mid clip."""
     wanted = [(int(fix["frames"][0]), fix["title"]) for fix in fixes if fix.get("frames")]
@@ -198,6 +168,7 @@ def key_frames(video_path: str | Path, evidence, fixes: list[dict], slowmo: floa
     drawn; ``fmt`` ".png" for the HTML report, ".jpg" for small copies kept in the history."""
     import cv2
 
+    from .render import key_frame_still
     from .video import VideoFile
 
     position = {int(f): i for i, f in enumerate(evidence.pose.frame_index)}
@@ -207,15 +178,8 @@ def key_frames(video_path: str | Path, evidence, fixes: list[dict], slowmo: floa
             frame = next(iter(video), None)
         if frame is None:
             continue
-        bgr = frame.bgr
-        scale = min(1.0, width / bgr.shape[1])
-        if scale < 1:
-            bgr = cv2.resize(bgr, (width, int(round(bgr.shape[0] * scale))), interpolation=cv2.INTER_AREA)
-        else:
-            bgr = bgr.copy()
         i = position.get(frame_no)
-        if i is not None:
-            draw_key_frame_skeleton(bgr, evidence.pose.xy[i] * scale, evidence.gait.near_side)
+        bgr = key_frame_still(frame.bgr, None if i is None else evidence.pose.xy[i], evidence.gait.near_side, width)
         params = [cv2.IMWRITE_JPEG_QUALITY, 80] if fmt == ".jpg" else []
         ok, data = cv2.imencode(fmt, bgr, params)
         if ok:

@@ -33,7 +33,7 @@ from .config import Thresholds
 from .errors import CameraError, InputError, NoPersonError
 from .intervals import IntervalTimer, TimerState, activity_check
 from .pose import N_LANDMARKS, PoseEstimator, PoseSeries
-from .render import draw_panel, draw_skeleton
+from .render import draw_panel, draw_skeleton, key_frame_still
 from .report import Report
 
 WINDOW_S = 10.0  # rolling analysis window
@@ -233,11 +233,7 @@ class LiveSession:
             return
         import cv2
 
-        from .html_report import draw_key_frame_skeleton
-
-        scale = min(1.0, KEY_FRAME_WIDTH / bgr.shape[1])
-        small = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else bgr.copy()
-        draw_key_frame_skeleton(small, row[:, :2] * scale, near)
+        small = key_frame_still(bgr, row[:, :2], near, KEY_FRAME_WIDTH)
         ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
         if ok:
             self._key_frames.append((f"live, {(t_ms - self._first_t_ms) / 1000:.0f} s in", jpeg.tobytes()))

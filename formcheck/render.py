@@ -137,3 +137,40 @@ def _label(bgr, text, at, scale):
     size, thick = 0.6 * scale + 0.15, max(1, int(round(1.5 * scale)))
     cv2.putText(bgr, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), thick + 2, cv2.LINE_AA)
     cv2.putText(bgr, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), thick, cv2.LINE_AA)
+
+
+# ---------------------------------------------------------------------------
+# Stills (key frames for the HTML report and the history)
+
+# Key frames are small (480 px wide) and shared as stills, so the skeleton is drawn after
+# scaling, thick, in bright colours over a black outline: it reads on any background.
+KEY_NEAR_BGR, KEY_FAR_BGR, KEY_OUTLINE_BGR = (0, 235, 255), (255, 190, 0), (0, 0, 0)
+
+
+def draw_key_frame_skeleton(bgr: np.ndarray, xy: np.ndarray, near_side: str) -> None:
+    """A clearly visible skeleton on a (downscaled) frame, in place; ``xy`` in this frame's pixels."""
+    line = max(3, int(round(bgr.shape[1] / 110)))  # about 4 px at 480 px wide
+    far_points = set(SIDE["right" if near_side == "left" else "left"].values())
+    segments = [(xy[a], xy[b], KEY_FAR_BGR if a in far_points or b in far_points else KEY_NEAR_BGR)
+                for a, b in P.SKELETON if np.isfinite(xy[[a, b]]).all()]
+    segments.sort(key=lambda s: s[2] == KEY_NEAR_BGR)  # the near side on top
+    for thickness, use_outline in ((line + 4, True), (line, False)):
+        for a, b, colour in segments:
+            cv2.line(bgr, _pt(a), _pt(b), KEY_OUTLINE_BGR if use_outline else colour, thickness, cv2.LINE_AA)
+    for idx in range(11, P.N_LANDMARKS):
+        if np.isfinite(xy[idx]).all():
+            cv2.circle(bgr, _pt(xy[idx]), line + 2, KEY_OUTLINE_BGR, -1, cv2.LINE_AA)
+            cv2.circle(bgr, _pt(xy[idx]), line, (255, 255, 255), -1, cv2.LINE_AA)
+
+
+def key_frame_still(bgr: np.ndarray, xy: np.ndarray | None, near_side: str, width: int = 480) -> np.ndarray:
+    """A copy of the frame at most ``width`` px wide with the skeleton drawn on it (none if ``xy`` is None);
+    ``xy`` in the full frame's pixels."""
+    scale = min(1.0, width / bgr.shape[1])
+    if scale < 1:
+        still = cv2.resize(bgr, (width, int(round(bgr.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    else:
+        still = bgr.copy()
+    if xy is not None:
+        draw_key_frame_skeleton(still, xy * scale, near_side)
+    return still

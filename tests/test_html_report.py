@@ -130,7 +130,7 @@ def test_intervals_and_a_long_session_note_are_shown():
 
 def test_key_frame_skeleton_is_thick_and_outlined_on_any_background():
     """Shared stills are small: the skeleton must stay clearly visible after scaling."""
-    from formcheck.html_report import KEY_NEAR_BGR, draw_key_frame_skeleton
+    from formcheck.render import KEY_NEAR_BGR, draw_key_frame_skeleton
 
     pose = make_series(Gait2D(fps=30.0, duration_s=1.0))
     xy = pose.xy[10].copy()  # the runner fills about 80 % of a 480 x 360 still

@@ -112,7 +112,7 @@ def test_a_live_session_keeps_small_skeleton_stills_for_the_history(tmp_path):
     import cv2
 
     from formcheck.history import History
-    from formcheck.html_report import KEY_NEAR_BGR
+    from formcheck.render import KEY_NEAR_BGR
 
     series = make_series(Gait2D(fps=30.0, duration_s=12.0))
     with LiveSession(estimator=ScriptedEstimator(series)) as session:
