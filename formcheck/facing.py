@@ -21,21 +21,22 @@ LOOKS = 5  # looks that find someone; the facing is a vote over them
 GIVE_UP_S = 20.0  # a runner who crosses the frame may enter late; nobody by then: no mirroring
 
 
-def faces_right(path, model=None, slowmo: float = 1.0) -> bool:
-    """True if the runner, in the first looks that find them, mostly faces image-right."""
+def faces_right(video: VideoFile, model=None) -> bool:
+    """True if the runner, in the first looks that find them, mostly faces image-right.
+
+    Reads the start of ``video``; iterating it again afterwards starts from its first frame.
+    """
     candidates, t_ms, index = [], [], []
-    with VideoFile(path, slowmo=slowmo) as video:
-        info = video.info
-        every = max(1, int(round(LOOK_EVERY_S * info.fps)))
-        with PoseEstimator(model) as estimator:
-            for frame in islice(video, int(GIVE_UP_S * info.fps)):
-                if frame.index % every:
-                    continue
-                people = estimator.detect(frame.bgr, frame.t_ms)
-                candidates.append(people)
-                t_ms.append(frame.t_ms)
-                index.append(frame.index)
-                if sum(len(p) > 0 for p in candidates) >= LOOKS:
-                    break
+    info = video.info
+    every = max(1, int(round(LOOK_EVERY_S * info.fps)))
+    with PoseEstimator(model) as estimator:
+        for frame in islice(video, int(GIVE_UP_S * info.fps)):
+            if frame.index % every:
+                continue
+            candidates.append(estimator.detect(frame.bgr, frame.t_ms))
+            t_ms.append(frame.t_ms)
+            index.append(frame.index)
+            if sum(len(p) > 0 for p in candidates) >= LOOKS:
+                break
     runner = select_runner(candidates, np.asarray(t_ms), np.asarray(index), info.width, info.height)
     return bool(runner.detected.any()) and K.facing_sign(runner) > 0
