@@ -327,9 +327,12 @@ def review_clip(path: Path, source: str, settings: Settings, sha: str | None = N
             with st.status(f"Analysing {source}…", expanded=True) as status:
                 progress = ProgressDisplay()
                 try:
+                    # every update says expanded=True: one without it clears `expanded`, which collapses the
+                    # status (and, arriving in the same render as its creation, keeps it shut from the start)
                     with analysis_turns().turn(lambda waited: status.update(
-                            label=f"Waiting for another analysis on this server to finish ({waited:.0f} s)…")):
-                        status.update(label=f"Analysing {source}…")
+                            label=f"Waiting for another analysis on this server to finish ({waited:.0f} s)…",
+                            expanded=True)):
+                        status.update(label=f"Analysing {source}…", expanded=True)
                         result = analyse_clip(path, settings, progress=progress, source=source)
                 except BaseException:
                     status.update(label=f"Could not analyse {source}", state="error", expanded=False)

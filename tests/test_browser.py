@@ -247,6 +247,9 @@ def test_two_sessions_analysing_at_once(server, chromium_in_ns, tmp_path):
             third.goto(server["url"], timeout=60_000)
             third.get_by_role("button", name=f"Try sample: {TREADMILL.stem}").wait_for(timeout=60_000)
 
+            # once its turn comes, the waiting session shows its own progress (the status stays open)
+            second.get_by_text(re.compile(r"Finding the runner's pose: frame \d+ of \d+")).wait_for(
+                timeout=ANALYSIS_TIMEOUT_MS)
             for page in (first, second):
                 page.get_by_text("Verdict per cue").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
             assert "short_jog.mp4" in main_text(second) and "backward run" in main_text(second)
