@@ -276,10 +276,23 @@ def dominant_frequency(x: np.ndarray, t_s: np.ndarray, lo_hz: float, hi_hz: floa
     x = x - np.polyval(np.polyfit(t, x, 1), t)
     freqs = np.arange(lo_hz, hi_hz, step_hz)
     windowed = x * np.hanning(len(x))
-    # in blocks of frequencies, so a long clip never builds a frequencies x frames matrix at once
-    power = np.concatenate([np.abs(np.exp(-2j * np.pi * np.outer(block, t)) @ windowed)
-                            for block in np.array_split(freqs, max(1, len(freqs) * len(t) // 2_000_000))])
+    # in blocks of ~DFT_BLOCK frequencies x frames, real arithmetic: a few MB whatever the clip's length
+    power = np.concatenate([_dft_power(block, t, windowed)
+                            for block in np.array_split(freqs, max(1, len(freqs) * len(t) // DFT_BLOCK))])
     return float(freqs[np.argmax(power)])
+
+
+DFT_BLOCK = 250_000  # matrix elements per block: 2 MB per float64 array
+
+
+def _dft_power(freqs: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """|sum_k x_k exp(-2 pi i f t_k)|^2 for each f."""
+    phase = np.outer(freqs, t)
+    phase *= 2 * np.pi
+    re = np.cos(phase) @ x
+    np.sin(phase, out=phase)
+    im = phase @ x
+    return re * re + im * im
 
 
 def spectral_stride_time(pose: PoseSeries, contact_stride: float | None) -> float | None:
