@@ -32,6 +32,7 @@ class Annotator:
         self.findings = [f for f in findings if f.id != "contact_time"]
         self.title = title
         self._contacts_by_frame = {c.frame: c for c in evidence.gait.contacts}
+        self._panels: dict[tuple, np.ndarray] = {}  # the panel's fixed lines, drawn once per layout
 
     def draw(self, bgr: np.ndarray, i: int) -> np.ndarray:
         scale = max(bgr.shape[:2]) / 1000.0
@@ -40,8 +41,23 @@ class Annotator:
             draw_skeleton(bgr, xy, self.ev.gait.near_side, scale)
             self._draw_angles(bgr, i, scale)
         self._draw_contacts(bgr, i, scale)
-        draw_panel(bgr, self.findings, scale, self._live_values(i), self.title)
+        self._draw_panel(bgr, scale, self._live_values(i))
         return bgr
+
+    def _draw_panel(self, bgr: np.ndarray, scale: float, values: list[str]) -> None:
+        """``draw_panel`` at a third of the cost: the title and the cues never change, so their
+        text is drawn once on black and laid over each dimmed box; only the values are drawn."""
+        title = [self.title] if self.title else []
+        n_lines = len(title) + len(values)
+        key = (bgr.shape, n_lines)
+        fixed = self._panels.get(key)
+        if fixed is None:
+            fixed = np.zeros((*_panel_size(bgr.shape, scale, n_lines, len(self.findings)), 3), np.uint8)
+            _panel_text(fixed, title, n_lines, self.findings, scale)
+            self._panels[key] = fixed
+        roi = _dim_panel(bgr, scale, n_lines, len(self.findings))
+        cv2.max(roi, fixed, dst=roi)  # light text over a dimmed box: max is the blend
+        _panel_text(bgr, values, n_lines, [], scale, first=len(title))
 
     def _live_values(self, i: int) -> list[str]:
         lean, elbow = self.ev.trunk_lean[i], self.ev.elbow[i]
@@ -101,16 +117,37 @@ def _bones(near_side: str) -> list[tuple[int, int, tuple[int, int, int]]]:
 
 def draw_panel(bgr: np.ndarray, findings: list[Finding], scale: float, extra: list[str], title: str = "") -> None:
     """A translucent box top-left: one traffic light per cue plus live values."""
-    line_h = int(24 * scale) + 6
     lines = ([title] if title else []) + extra
-    height = line_h * (len(findings) + len(lines)) + 10
+    _dim_panel(bgr, scale, len(lines), len(findings))
+    _panel_text(bgr, lines, len(lines), findings, scale)
+
+
+def _line_height(scale: float) -> int:
+    return int(24 * scale) + 6
+
+
+def _panel_size(shape: tuple, scale: float, n_lines: int, n_findings: int) -> tuple[int, int]:
+    """(height, width) of the panel's box, within a frame of ``shape``."""
+    height = _line_height(scale) * (n_findings + n_lines) + 10
     width = int(330 * scale) + 40
-    roi = bgr[0:min(height, bgr.shape[0]), 0:min(width, bgr.shape[1])]
+    return min(height, shape[0]), min(width, shape[1])
+
+
+def _dim_panel(bgr: np.ndarray, scale: float, n_lines: int, n_findings: int) -> np.ndarray:
+    """Darken the panel's box in place; returns it (a view of ``bgr``)."""
+    height, width = _panel_size(bgr.shape, scale, n_lines, n_findings)
+    roi = bgr[:height, :width]
     cv2.convertScaleAbs(roi, dst=roi, alpha=PANEL_DIM)  # in place, no float copy of the box
-    y = line_h
-    for text in lines:
-        _text(bgr, text, (10, y), scale, (255, 255, 255))
-        y += line_h
+    return roi
+
+
+def _panel_text(bgr: np.ndarray, lines: list[str], n_lines: int, findings: list[Finding], scale: float,
+                first: int = 0) -> None:
+    """Text lines from line number ``first``, then the cues below all ``n_lines`` lines."""
+    line_h = _line_height(scale)
+    for k, text in enumerate(lines, first + 1):
+        _text(bgr, text, (10, k * line_h), scale, (255, 255, 255))
+    y = (n_lines + 1) * line_h
     for f in findings:
         cv2.circle(bgr, (18, y - line_h // 3), max(4, int(8 * scale)), STATUS_BGR[f.status], -1, cv2.LINE_AA)
         _text(bgr, f.title, (34, y), scale, (235, 235, 235))

@@ -141,6 +141,7 @@ def test_worker_errors_surface_unchanged(tmp_path):
     ctx = parallel._context()
     board = parallel._Board(ctx, 2, 100)
     board.assign(1, 50)
+    board.mirror.value = 0  # the caller's facing look is done
     missing = tmp_path / "gone.mp4"
     job = parallel._Job(str(missing), 1.0, str(find_model()), 2, 0.5, n_est=100, overlap=5, min_left=25)
     pool = parallel._Pool(ctx, board, job, 1)
@@ -327,3 +328,21 @@ def test_full_disk_in_a_render_worker(treadmill_clip, treadmill_evidence, tmp_pa
         parallel._render_work(job, 1)
     _assert_names_output(err.value, dst)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_annotated_video_panel_matches_the_drawn_panel(treadmill_clip, treadmill_evidence):
+    """The annotated video lays its panel's fixed lines (title, cues), drawn once, over each
+    frame: what the coach sees must be the panel ``draw_panel`` draws line by line."""
+    from formcheck.render import Annotator, draw_panel
+
+    report, evidence = treadmill_evidence
+    annotator = Annotator(evidence, report.rules, title="forward run")
+    with VideoFile(treadmill_clip, max_frames=30) as video:
+        for frame in video:
+            scale = max(frame.bgr.shape[:2]) / 1000.0
+            values = annotator._live_values(frame.index)
+            fast, drawn = frame.bgr.copy(), frame.bgr.copy()
+            annotator._draw_panel(fast, scale, values)
+            draw_panel(drawn, annotator.findings, scale, values, annotator.title)
+            diff = np.abs(fast.astype(int) - drawn.astype(int))
+            assert diff.mean() < 1.0 and (diff > 40).mean() < 0.005  # anti-aliased edges only
