@@ -68,7 +68,8 @@ def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, prog
     with VideoFile(path, slowmo=slowmo, fps=fps) as video:
         info = video.info
         # all cores when it pays (one landmarker per process); the plain sequential loop otherwise
-        raw = estimate_clip(video, model, progress, mirror=faces_right(video, model))
+        # the facing look runs while the worker processes start up
+        raw = estimate_clip(video, model, progress, mirror=lambda: faces_right(video, model))
         time_scale = video.slowmo  # the slow-motion factor and any --fps correction
     if not raw.detected.any():
         raise NoPersonError(f"No person was found in {path.name}. Film the runner side-on "

@@ -138,6 +138,7 @@ class _Board:
         self.state = ctx.RawValue("b", self.RUNNING)
         self.horizon = ctx.RawValue("q", OPEN)  # frames from here on belong to one participant alone
         self.crowded = ctx.RawValue("b", 0)  # someone saw several people: no more steals (see _run_frames)
+        self.mirror = ctx.RawValue("b", -1)  # the model's view, set by the caller before its first frame
         self.owner = ctx.RawArray("b", self.size)  # participant + 1 that claimed the frame
         self.main_fp = ctx.RawArray("q", self.size)  # that participant's fingerprint
         self.warm_by = ctx.RawArray("b", self.size)  # participant + 1 that warmed up on the frame
@@ -199,6 +200,15 @@ class _Board:
         while self.cur[0] < frames and self.state.value == self.RUNNING:
             alive()
             time.sleep(_POLL_S)
+
+    def wait_for_mirror(self, alive: Callable[[], None]) -> bool | None:
+        """The caller's choice of the model's view (see PoseEstimator); None if it stopped first."""
+        while self.mirror.value < 0:
+            if self.state.value != self.RUNNING:
+                return None
+            alive()
+            time.sleep(_POLL_S)
+        return bool(self.mirror.value)
 
     def assign(self, p: int, lo: int) -> None:
         """Before any worker starts: give ``p`` everything from frame ``lo`` on."""
@@ -483,7 +493,6 @@ class _Job:
     overlap: int
     min_left: int
     seeks: _Seeks | None = None
-    mirror: bool = False
 
 
 _BOARD: _Board | None = None
@@ -542,11 +551,14 @@ def _work(job: _Job, p: int) -> tuple[list[_Segment], dict]:
         return segments, stats
     patience = [_PEER_TIMEOUT_S]
     alive = _orphan_check()
-    with PoseEstimator(job.model_path, num_poses=job.num_poses, min_confidence=job.min_confidence,
-                       mirror=job.mirror) as est:
+    with PoseEstimator(job.model_path, num_poses=job.num_poses, min_confidence=job.min_confidence) as est:
         stats["ready_s"] = round(time.monotonic() - t0, 3)
         clock = _Clock(est)
         try:
+            mirror = board.wait_for_mirror(alive)  # the caller may still be deciding (estimate_clip)
+            if mirror is None:
+                return segments, stats
+            est.mirror = mirror
             got = board.assigned(p)  # a range given before start-up (see estimate_clip's split)
             if got is None:
                 board.wait_for_caller(LOOK_FRAMES, alive)
@@ -628,26 +640,13 @@ _adopt_parent_main()
 class _Pool:
     """Worker processes started from a background thread, so the caller never waits on them."""
 
-    def __init__(self, ctx, board: _Board, job, workers: int, fn=None, start: bool = True):
+    def __init__(self, ctx, board: _Board, job, workers: int, fn=None):
         self.executor: cf.ProcessPoolExecutor | None = None
         self.futures: dict[int, cf.Future] = {}
         self.error: BaseException | None = None
         self._started = threading.Event()
-        self._thread = threading.Thread(target=self._start, args=(ctx, board, job, workers, fn or _work),
-                                        name="formcheck-pool", daemon=True)
-        self._launched = False
-        if start:
-            self.start()
-
-    def start(self) -> None:
-        """Start the workers, once; a pool never started has no workers to wait for."""
-        if not self._launched:
-            self._launched = True
-            self._thread.start()
-
-    def _wait_started(self) -> None:
-        if self._launched:
-            self._started.wait()
+        threading.Thread(target=self._start, args=(ctx, board, job, workers, fn or _work),
+                         name="formcheck-pool", daemon=True).start()
 
     def _start(self, ctx, board, job, workers, fn) -> None:
         try:
@@ -671,7 +670,7 @@ class _Pool:
 
     def results(self, participants: list[int], report) -> tuple[list[_Segment], list[dict]]:
         """Wait for the workers that took work; the others are not waited for."""
-        self._wait_started()
+        self._started.wait()
         segments, stats = [], []
         for p in participants:
             fut = self.futures.get(p)
@@ -694,7 +693,7 @@ class _Pool:
 
     def wait(self, participants: list[int], timeout_s: float = _PEER_TIMEOUT_S) -> None:
         """Wait until these workers have finished, whatever the outcome."""
-        self._wait_started()
+        self._started.wait()
         futures = [self.futures[p] for p in participants if p in self.futures]
         cf.wait(futures, timeout=timeout_s)
 
@@ -706,7 +705,7 @@ class _Pool:
         """
 
         def finish() -> None:
-            self._wait_started()
+            self._started.wait()
             if self.executor is not None:
                 self.executor.shutdown(wait=True, cancel_futures=True)
 
@@ -767,14 +766,16 @@ def _refuse_while_bootstrapping() -> None:
 
 def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None, *, workers: int | None = None,
                   overlap: int = OVERLAP_FRAMES, min_frames: int = MIN_PARALLEL_FRAMES,
-                  split: int | None = None, stats: dict | None = None, mirror: bool = False) -> PoseSeries:
+                  split: int | None = None, stats: dict | None = None,
+                  mirror: bool | Callable[[], bool] = False) -> PoseSeries:
     """The runner's pose series over an opened clip, using all cores when it pays.
 
     Same result as ``pose.estimate`` over the whole clip with one landmarker; sequential
     (exactly that loop) on one core, with ``workers=1`` or for clips of fewer than
     ``min_frames`` frames. ``split`` (tests) hands frames ``split``.. to the first worker
     up front instead of letting it steal, so there is always a seam there.
-    ``stats``, if given, is filled with how the work was shared. ``mirror``: see PoseEstimator.
+    ``stats``, if given, is filled with how the work was shared. ``mirror``: see PoseEstimator;
+    a callable (``facing.faces_right``, say) is asked while the workers start up.
     """
     info = video.info
     total = info.frames
@@ -788,7 +789,7 @@ def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None
         stats.update(participants=n, parallel=n > 1, workers=[])
 
     if n == 1:
-        return _estimate_sequential(video, model_path, progress, mirror)
+        return _estimate_sequential(video, model_path, progress, _decided(mirror))
 
     ctx = _context()
     board = _Board(ctx, n, total)
@@ -796,31 +797,28 @@ def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None
     overlap = max(LOCK_FRAMES, overlap)
     job = _Job(str(video.path), video.slowmo, str(model_path), defaults.num_poses, defaults.min_confidence,
                n_est=total, overlap=overlap, min_left=3 * overlap + 10,
-               seeks=_Seeks(key_frames(video.path), DECODE_SHARE_POSE), mirror=mirror)
+               seeks=_Seeks(key_frames(video.path), DECODE_SHARE_POSE))
     if split is not None and 0 < split < total:
         board.assign(1, split)
-    # started after the caller's first pose, so that it never waits for the workers' start-up
-    # (they wait for its first LOOK_FRAMES frames anyway)
-    pool = _Pool(ctx, board, job, n - 1, start=False)
+    # the workers start up (about a second) while this process decides the model's view
+    pool = _Pool(ctx, board, job, n - 1)
     reporter = _Reporter("pose", total, progress, board, pool)
     report, on_wait = reporter.report, reporter.check
-
-    def on_frame() -> None:
-        pool.start()
-        reporter.on_frame()
     patience = [_PEER_TIMEOUT_S]
     ok = False
     try:
+        board.mirror.value = int(_decided(mirror))  # and the workers go
         with PoseEstimator(model_path, num_poses=job.num_poses, min_confidence=job.min_confidence,
-                       mirror=job.mirror) as estimator:
+                           mirror=bool(board.mirror.value)) as estimator:
             clock = _Clock(estimator)
-            segments = [_run_frames(video, clock, board, _Segment(0, 0), patience, on_frame, on_wait)]
+            segments = [_run_frames(video, clock, board, _Segment(0, 0), patience, reporter.on_frame,
+                                    on_wait)]
             while True:  # help whoever still has the most left
                 got = board.steal(0, total, overlap, job.min_left, job.seeks)
                 if got is None:
                     break
                 segments.append(_run_range(video.path, video.slowmo, clock, board, 0, got[0], overlap,
-                                           patience, on_frame, on_wait))
+                                           patience, reporter.on_frame, on_wait))
             busy = board.close()
             worker_segments, worker_stats = pool.results([p for p in busy if p != 0], report)
             segments.extend(worker_segments)
@@ -842,6 +840,10 @@ def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None
         stats.update(workers=worker_stats, pool_error=repr(pool.error) if pool.error else None,
                      **_segment_stats(segments))
     return select_runner(candidates, t_ms, index, info.width, info.height)
+
+
+def _decided(choice: bool | Callable[[], bool]) -> bool:
+    return bool(choice() if callable(choice) else choice)
 
 
 def _estimate_sequential(video: VideoFile, model_path, progress: Progress | None, mirror: bool) -> PoseSeries:
