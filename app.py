@@ -800,6 +800,7 @@ class LiveHolder:
         self.dropped = 0
         self.accepting = True  # False from STOP until the page sees the next start
         self.timer_rounds: int | None = None  # the interval timer's rounds; None = no timer
+        self.pose_every = 1  # pose on every Nth frame (from the next START)
         self.key_frames: list = []  # the last finished session's stills
 
     def new_timer(self):
@@ -824,7 +825,7 @@ class LiveHolder:
                     return None  # a last frame after STOP: do not start a new session for it
                 self.error = None
                 self.session = LiveSession(thresholds=self.thresholds, background=True, source="browser camera",
-                                           interval_timer=self.new_timer())
+                                           interval_timer=self.new_timer(), pose_every=self.pose_every)
                 self.clock = StreamClock()
                 self.dropped = 0
             return self.session
@@ -877,6 +878,12 @@ def live_tab(settings: Settings) -> None:
                 "processed are skipped so the picture stays current. Press **STOP** to get a summary, "
                 "which is saved to history.")
     rounds = interval_timer_settings()
+    pose_every = st.selectbox(
+        "Find the pose on", [1, 2, 3], key="live_pose_every",
+        format_func=lambda n: "every frame" if n == 1 else f"every {n}{'nd' if n == 2 else 'rd'} frame (slow computer)",
+        help="If the picture stutters or the fps shown drop well below the camera's, the pose model is too much "
+             "for this computer: every 2nd frame halves its work and still gives 15 poses a second at 30 fps. "
+             "Applies from the next START.")
     try:
         from streamlit_webrtc import WebRtcMode, webrtc_streamer
     except ImportError:
@@ -889,6 +896,7 @@ def live_tab(settings: Settings) -> None:
     holder: LiveHolder = st.session_state.setdefault("live_holder", LiveHolder())
     holder.thresholds = settings.thresholds
     holder.apply_timer(rounds)
+    holder.pose_every = int(pose_every)
     video_col, info_col = st.columns([3, 2])
     with video_col:
         ctx = webrtc_streamer(

@@ -41,6 +41,8 @@ def _build_parser() -> argparse.ArgumentParser:
     live.add_argument("--no-history", action="store_true", help="do not save the session to history")
     live.add_argument("--intervals", type=int, nargs="?", const=4, choices=[4, 5], metavar="ROUNDS",
                       help="show the beginner-plan interval timer on the picture (4 or 5 rounds; default 4)")
+    live.add_argument("--pose-every", type=int, default=1, choices=[1, 2, 3], metavar="N",
+                      help="find the pose on every Nth frame only, for a slow computer (default 1: every frame)")
 
     r = sub.add_parser("report", help="write a shareable, self-contained HTML report (<stem>.formcheck.html) "
                                       "from a clip or a saved .formcheck.json")
@@ -115,7 +117,8 @@ def _live(args) -> int:
     from .live import run_camera_window
 
     report = run_camera_window(args.camera, model=args.model, thresholds=load_thresholds(args.config),
-                               save_history=not args.no_history, interval_rounds=args.intervals)
+                               save_history=not args.no_history, interval_rounds=args.intervals,
+                               pose_every=args.pose_every)
     print(report.summary() if report is not None else "No runner was seen during the session.")
     return 0
 

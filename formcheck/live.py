@@ -41,6 +41,7 @@ ANALYSE_EVERY_S = 0.5  # how often the window is re-judged (stream time)
 MIN_WINDOW_S = 3.0  # no verdicts until this much of the runner has been seen
 MAX_SESSION_S = 600.0  # summary() judges at most the last 10 minutes
 MAX_FPS = 60.0  # buffer sizes assume at most this many frames per second
+MAX_POSE_EVERY = 3  # at 30 fps, 10 poses a second: about the fewest that still catch each foot contact
 MIN_GOOD_FPS = 12  # below this a ~0.25 s ground contact spans too few processed frames to be found
 RESAMPLE_FPS = 30.0  # the analysis sees the pose on this uniform grid (see resample_uniform)
 MAX_GAP_S = 0.25  # longer gaps between processed frames are left empty, not interpolated
@@ -70,6 +71,7 @@ class LiveStats:
     timer: TimerState | None = None  # the interval timer, when one runs
     on_plan: bool | None = None  # does the runner do what the timer's phase asks? None: cannot tell yet
     plan_check: str = ""  # that, in words
+    pose_every: int = 1  # the pose is found on every Nth frame
 
     def advice(self) -> str | None:
         """One sentence for the user when there are no verdicts yet."""
@@ -86,7 +88,8 @@ class LiveStats:
     def lines(self) -> list[str]:
         """Short text lines for the on-frame panel and the page."""
         out = [f"{self.fps:4.1f} fps  latency {self.latency_ms:3.0f} ms"
-               + (f"  lag {self.lag_ms:3.0f} ms" if self.lag_ms is not None else "")]
+               + (f"  lag {self.lag_ms:3.0f} ms" if self.lag_ms is not None else "")
+               + (f"  pose 1 frame in {self.pose_every}" if self.pose_every > 1 else "")]
         if self.cadence_spm is not None:
             out.append(f"cadence {self.cadence_spm:.0f} spm")
         if self.trunk_lean_deg is not None:
@@ -113,7 +116,14 @@ class LiveSession:
     def __init__(self, model=None, thresholds: Thresholds | None = None, *, window_s: float = WINDOW_S,
                  analyse_every_s: float = ANALYSE_EVERY_S, max_session_s: float = MAX_SESSION_S,
                  background: bool = False, estimator: PoseEstimator | None = None, source: str = "live camera",
-                 panel: str = "side", interval_timer: IntervalTimer | None = None):
+                 panel: str = "side", interval_timer: IntervalTimer | None = None, pose_every: int = 1):
+        """``pose_every``: find the pose on every Nth frame only (the others show the last pose),
+        for a slow computer: 2 halves the pose model's CPU and keeps 15 poses a second at 30 fps."""
+        if not (isinstance(pose_every, int) and 1 <= pose_every <= MAX_POSE_EVERY):
+            raise ValueError(f"pose_every must be a whole number from 1 to {MAX_POSE_EVERY}, not {pose_every!r}")
+        self.pose_every = pose_every
+        self._frame_count = 0
+        self._last_row: np.ndarray | None = None
         self.thresholds = thresholds or Thresholds()
         self.window_s = float(window_s)
         self.analyse_every_s = float(analyse_every_s)
@@ -146,7 +156,7 @@ class LiveSession:
         self._key_frames: collections.deque = collections.deque(maxlen=3)  # (caption, JPEG bytes)
         self._last_key_frame_ms: float | None = None
         self._first_t_ms: float | None = None
-        self.stats = LiveStats()
+        self.stats = LiveStats(pose_every=pose_every)
         self.closed = False
 
     def set_interval_timer(self, timer: IntervalTimer | None) -> None:
@@ -181,6 +191,7 @@ class LiveSession:
             if self._size != (0, 0):  # the camera changed resolution: old pixels mean nothing now
                 self._window.clear()
                 self._last_center = None
+                self._last_row = None
             self._size = (w, h)
         if self._last_t_ms is not None and t_ms <= self._last_t_ms:
             t_ms = self._last_t_ms + 1.0  # tolerate duplicate stamps; never go back
@@ -190,15 +201,18 @@ class LiveSession:
                 self.stats.lag_ms = lag_ms
             if dropped is not None:
                 self.stats.dropped = dropped
-        people = self._estimator.detect(bgr, t_ms)
-        row = self._pick_runner(people)
-        entry = (float(t_ms), row.astype(np.float32), w, h)
-        self._window.append(entry)
-        self._record.append(entry)
-        self._trim_window(t_ms)
-        self._maybe_analyse(t_ms)
+        self._frame_count += 1
+        if self._last_row is None or (self._frame_count - 1) % self.pose_every == 0:
+            row = self._last_row = self._pick_runner(self._estimator.detect(bgr, t_ms))
+            entry = (float(t_ms), row.astype(np.float32), w, h)
+            self._window.append(entry)
+            self._record.append(entry)
+            self._trim_window(t_ms)
+            self._maybe_analyse(t_ms)
+            self._maybe_keep_key_frame(bgr, row, t_ms)
+        else:
+            row = self._last_row  # a frame between poses shows the last one
         self._update_timer(t_ms)
-        self._maybe_keep_key_frame(bgr, row, t_ms)
         out = self._draw(bgr, row) if draw else bgr
         self._update_timing(time.perf_counter() - t0)
         return out
@@ -651,7 +665,7 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
                       history_path=None, camera_factory: Callable | None = None,
                       on_frame: Callable[[np.ndarray, LiveStats], None] | None = None,
                       window_name: str = "formcheck live (q to stop)",
-                      interval_rounds: int | None = None) -> Report | None:
+                      interval_rounds: int | None = None, pose_every: int = 1) -> Report | None:
     """Live check on a local camera in an OpenCV window; ``q`` or Esc stops it.
 
     Returns the session's Report (also saved to history unless ``save_history`` is
@@ -660,6 +674,7 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
     ``formcheck.video.Camera`` (any context manager yielding frames with .bgr/.t_ms);
     ``on_frame(annotated_bgr, stats)`` is called for every processed frame.
     ``interval_rounds`` (4 or 5) shows the beginner-plan interval timer on the picture.
+    ``pose_every``: see LiveSession.
     """
     import cv2
 
@@ -676,7 +691,8 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
     grabber = None
     try:
         timer = IntervalTimer(interval_rounds) if interval_rounds else None
-        session = LiveSession(model, thresholds, background=True, source=f"camera {index}", interval_timer=timer)
+        session = LiveSession(model, thresholds, background=True, source=f"camera {index}", interval_timer=timer,
+                              pose_every=pose_every)
         grabber = LatestFrame(camera)
         clock = StreamClock()
         t_start = time.monotonic()

@@ -199,7 +199,7 @@ def test_sample_clip_full_review(isolated):
 
     sessions = history.list_sessions()
     assert len(sessions) == 1 and sessions[0]["source"] == TREADMILL.name
-    assert any(f"#{sessions[0]['id']}" in str(o) for o in at.selectbox[0].options)
+    assert any(f"#{sessions[0]['id']}" in str(o) for o in at.selectbox(key="history_pick").options)
 
 
 def test_live_tab_offers_the_interval_timer_and_describes_the_plan():
@@ -212,6 +212,15 @@ def test_live_tab_offers_the_interval_timer_and_describes_the_plan():
     at.radio(key="live_timer_rounds").set_value(5).run()
     body = texts(at)
     assert "jog backwards 30 s" in body and "With 5 rounds: about 19 minutes" in body
+
+
+def test_live_tab_offers_the_pose_on_every_nth_frame_for_a_slow_computer():
+    at = new_app().run()
+    choice = at.selectbox(key="live_pose_every")
+    assert choice.value == 1 and choice.options == ["every frame", "every 2nd frame (slow computer)",
+                                                    "every 3rd frame (slow computer)"]
+    choice.set_value(2).run()
+    assert not at.exception and at.selectbox(key="live_pose_every").value == 2
 
 
 def test_live_page_text_shows_the_interval_and_whether_the_runner_follows_it():

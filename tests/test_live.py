@@ -113,6 +113,42 @@ def test_rolling_cadence_survives_dropped_frames():
     assert np.median(cadences) == pytest.approx(TRUE_CADENCE, rel=0.05)
 
 
+@pytest.mark.parametrize("every", [2, 3])
+def test_pose_on_every_nth_frame_only_for_a_slow_computer(every):
+    """``pose_every=N`` runs the pose model on one frame in N: every frame is still shown (with
+    the last pose drawn), the panel says so, and the rolling cadence stays right."""
+    from formcheck.pose import PoseEstimator
+    from formcheck.video import VideoFile
+
+    calls = []
+
+    class CountingEstimator(PoseEstimator):
+        def detect(self, bgr, t_ms):
+            calls.append(t_ms)
+            return super().detect(bgr, t_ms)
+
+    cadences, shown = [], 0
+    with CountingEstimator(live=True, num_poses=1) as estimator, VideoFile(TREADMILL) as video, \
+            LiveSession(estimator=estimator, pose_every=every) as session:
+        for frame in video:
+            out = session.process(frame.bgr, frame.index * 1000.0 / 30.0)
+            shown += out.shape[1] > frame.bgr.shape[1]  # the panel beside every frame
+            if frame.index >= 8 * 30:
+                cadences.append(session.snapshot().cadence_spm)
+        lines = session.snapshot().lines()
+    assert shown == 360
+    assert len(calls) == -(-360 // every)  # one frame in N, from the first
+    assert f"pose 1 frame in {every}" in lines[0]
+    assert cadences and all(c is not None for c in cadences)
+    assert np.median(cadences) == pytest.approx(TRUE_CADENCE, rel=0.05)
+
+
+def test_pose_every_must_be_a_small_whole_number():
+    for bad in (0, 4, 1.5):
+        with pytest.raises(ValueError, match="pose_every"):
+            LiveSession(pose_every=bad)
+
+
 def test_resampling_keeps_a_regular_series_and_fills_short_gaps_only():
     from formcheck.live import resample_uniform
     from formcheck.pose import PoseSeries
