@@ -9,9 +9,10 @@ Sharing the work (range stealing, no guessing):
 * The calling process starts at frame 0 owning the whole clip and never waits for anyone
   to start: it runs the sequential loop, so a clip whose workers start late, or never,
   costs what a sequential run costs.
-* A worker process, once its landmarker is ready, *steals* the second half of the largest
-  range still left. A small shared board (one lock) holds each participant's next frame
-  and end. Whoever runs out of work steals again, until what is left is too small to pay
+* A worker process, once its landmarker is ready (it starts while the caller takes its
+  first look at the clip, which decides the model's view), *steals* the second half of the
+  largest range still left. A small shared board (one lock) holds each participant's next
+  frame and end, and that view. Whoever runs out of work steals again, until what is left is too small to pay
   for a warm-up. A slow start-up costs only the worker's own time.
 
 Seams (why the stitched series equals the sequential one):
