@@ -121,6 +121,23 @@ def _avi_frame_rate_missing(path: Path) -> bool:
 
 _AVI_HEADER_BYTES = 1 << 20  # the hdrl list is a few KB; never read more than this
 
+# Elementary streams without a container (a Raspberry Pi's .h264, say): FFmpeg times their
+# frames at 25 fps whatever the stream's own headers state.
+_RAW_STREAM_FORMATS = {"h264", "hevc", "mjpeg", "mpegvideo", "m4v", "vc1"}
+
+
+def _raw_stream_frame_rate(path: Path) -> float | None | bool:
+    """False if ``path`` is not a raw video stream; else the frame rate its headers state
+    (an H.264 SPS's timing, say), or None if they state none."""
+    try:
+        with av.open(str(path)) as container:
+            if not set(container.format.name.split(",")) & _RAW_STREAM_FORMATS:
+                return False
+            rate = container.streams.video[0].codec_context.framerate
+    except (av.FFmpegError, OSError, IndexError, ValueError):
+        return False
+    return float(rate) if rate else None
+
 
 def _riff_items(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(id, payload) of each RIFF chunk in `data`; a LIST's id is b"LIST:" + its type, payload after the type."""
@@ -184,6 +201,9 @@ class _Timeline:
         return t
 
 
+_MJPEG_SUFFIXES = {".mjpeg", ".mjpg"}  # a stream of JPEGs: its first frame decodes as an image
+
+
 def _check_readable_file(path: Path) -> None:
     """Reject what OpenCV would otherwise fail on vaguely (or, for images, accept as 1 frame)."""
     if not path.exists():
@@ -197,7 +217,7 @@ def _check_readable_file(path: Path) -> None:
     # FFmpeg happily opens a PNG/JPEG renamed .mp4 as a one-frame "video". The signature test
     # alone also claims MP4s with a damaged first box (the AVIF reader shares the ISO format),
     # so only an image OpenCV can actually decode counts as a still image.
-    if cv2.haveImageReader(str(path)) and _decodes_as_image(path):
+    if path.suffix.lower() not in _MJPEG_SUFFIXES and cv2.haveImageReader(str(path)) and _decodes_as_image(path):
         raise VideoError(f"'{path}' is a still image, not a video. Pass a video clip such as an MP4.")
 
 
@@ -323,6 +343,12 @@ class VideoFile:
         if _avi_frame_rate_missing(self.path):
             # FFmpeg's 25 fps stand-in is no better a guess than ours; its timestamps follow it
             self._trust_pts = False
+            return DEFAULT_FPS, "assumed"
+        stated = _raw_stream_frame_rate(self.path)
+        if stated is not False:  # a raw stream: FFmpeg's clock runs at 25 fps, frames are timed by index
+            self._trust_pts = False
+            if stated is not None and _fps_or_fallback(stated) == stated:
+                return stated, "container"
             return DEFAULT_FPS, "assumed"
         if self._seek_frame_ms is not None:
             return reported, "container"

@@ -36,10 +36,11 @@ def make_clip(
     fmt: str | None = None,
     rotation: int | None = None,
     pts_ms: list[int] | None = None,
+    rate: int = 30,
 ) -> Path:
     """Small H.264 clip; frame i is gray level 20*i with a white block in the top-left corner."""
     with av.open(str(path), "w", format=fmt) as out:
-        stream = out.add_stream("libx264", rate=30)
+        stream = out.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         if pts_ms is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
@@ -240,6 +241,35 @@ def test_stream_without_timestamps_or_frame_count(tmp_path: Path) -> None:
     assert [f.t_ms for f in frames] == pytest.approx(times[5:8])
     # Frame i is gray 20*i: the right pictures, not just the right labels.
     assert [round(float(f.bgr[-1, -1].mean()) / 20) for f in frames] == [5, 6, 7]
+
+
+def test_raw_stream_is_timed_at_the_rate_it_states(tmp_path: Path) -> None:
+    """A raw 60 fps .h264 (no container): FFmpeg says 25 fps, the stream's own header says 60.
+    Timed at 25 fps, every time and the cadence would be 2.4x off."""
+    path = make_clip(tmp_path / "raw60.h264", n=12, fmt="h264", rate=60)
+    with VideoFile(path) as clip:
+        assert (clip.info.fps, clip.info.fps_source) == (60.0, "container")
+        assert [f.t_ms for f in clip] == pytest.approx([i * 1000 / 60 for i in range(12)])
+
+
+def test_raw_mjpeg_stream_is_a_video_with_an_assumed_rate(tmp_path: Path) -> None:
+    """A raw MJPEG stream (a webcam dump) states no rate at all, and its first frame alone is a
+    JPEG: it is read as a video, at the assumed rate, and says so (the report's notes follow)."""
+    path = tmp_path / "camera.mjpeg"
+    with av.open(str(path), "w", format="mjpeg") as out:
+        stream = out.add_stream("mjpeg", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="bgr24")
+            for packet in stream.encode(frame.reformat(format="yuvj420p")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with VideoFile(path) as clip:
+        assert (clip.info.fps, clip.info.fps_source) == (video.DEFAULT_FPS, "assumed")
+        frames = list(clip)
+    assert len(frames) == 10
+    assert [round(float(f.bgr.mean()) / 20) for f in frames] == list(range(10))
 
 
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=1, max_size=30))
