@@ -344,7 +344,9 @@ class VideoFile:
             # FFmpeg's 25 fps stand-in is no better a guess than ours; its timestamps follow it
             self._trust_pts = False
             return DEFAULT_FPS, "assumed"
-        stated = _raw_stream_frame_rate(self.path)
+        # a raw stream has no frame count; only then is the file probed again (~10 ms) to tell
+        counted = _frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT)) is not None
+        stated = False if counted else _raw_stream_frame_rate(self.path)
         if stated is not False:  # a raw stream: FFmpeg's clock runs at 25 fps, frames are timed by index
             self._trust_pts = False
             if stated is not None and _fps_or_fallback(stated) == stated:
