@@ -11,12 +11,12 @@ from . import kinematics as K
 from .coach import coach
 from .config import Thresholds
 from .gait import FEET, SceneryProbe, analyse_gait
-from .pose import LEFT_ANKLE, LEFT_HEEL, LEFT_TOE, RIGHT_ANKLE, RIGHT_HEEL, RIGHT_TOE, PoseSeries
+from .pose import PoseSeries
 from .report import Report, metric_summary
 from .rules import Evidence, judge, score
 
 
-FOOT_POINTS = ([LEFT_ANKLE, LEFT_HEEL, LEFT_TOE], [RIGHT_ANKLE, RIGHT_HEEL, RIGHT_TOE])
+FOOT_POINTS = [[K.SIDE[foot][point] for point in ("ankle", "heel", "toe")] for foot in FEET]
 MISSING_NOTED_S = 0.5  # a stretch this long without the runner is named even when most frames have them
 FEET_SEEN_MIN = 0.5  # with a foot in fewer of the runner's frames, steps cannot be told from standing
 
@@ -46,13 +46,14 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
     ev = Evidence(pose=pose, gait=gait, trunk_lean=K.trunk_lean_deg(pose, facing),
                   elbow=K.elbow_angle_deg(pose, near))
     findings = judge(ev, thresholds)
+    position = _position(raw)
     report = Report(
         formcheck_version=__version__,
         video=video,
         runner={"facing": "right" if facing > 0 else "left", "near_side": near,
                 "leg_length_px": None if not np.isfinite(leg_px) else round(leg_px, 2),
                 "detected_fraction": round(float(raw.detected.mean()), 3) if len(raw) else 0.0,
-                "people_in_view": raw.people_in_view, "position": _position(raw)},
+                "people_in_view": raw.people_in_view, "position": position},
         direction=gait.direction,
         setting=gait.setting,
         gait_type=gait.gait_type,
@@ -61,7 +62,7 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
         metrics=_metrics(ev),
         rules=findings,
         score=score(findings),
-        warnings=_warnings(raw, video, feet_seen, findings),
+        warnings=_warnings(raw, video, feet_seen, findings, position),
         per_frame=_per_frame(ev),
     )
     report.coaching = coach(findings, ev, thresholds).to_dict()
@@ -91,7 +92,7 @@ def _metrics(ev: Evidence) -> dict:
     }
 
 
-def _warnings(raw: PoseSeries, video: dict, feet_seen: float, findings: list) -> list[str]:
+def _warnings(raw: PoseSeries, video: dict, feet_seen: float, findings: list, position: str) -> list[str]:
     notes = []
     if video.get("fps_source") == "assumed":
         # every time, cadence and contact time scales with this guess
@@ -99,7 +100,7 @@ def _warnings(raw: PoseSeries, video: dict, feet_seen: float, findings: list) ->
                      "and times and cadence may be off; set the real rate with --fps.")
     if raw.people_in_view > 1:
         notes.append(f"{raw.people_in_view} people were in view at once; the one analysed, drawn with the skeleton, "
-                     f"is the person {_position(raw)}.")
+                     f"is the person {position}.")
     missing = _missing_spans(raw)
     if len(raw) and (raw.detected.mean() < 0.8 or any(t1 - t0 >= MISSING_NOTED_S for t0, t1 in missing)):
         notes.append(f"The runner was found in only {raw.detected.mean():.0%} of frames{_times(missing)}; "
