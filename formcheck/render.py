@@ -187,9 +187,8 @@ KEY_NEAR_BGR, KEY_FAR_BGR, KEY_OUTLINE_BGR = (0, 235, 255), (255, 190, 0), (0, 0
 def draw_key_frame_skeleton(bgr: np.ndarray, xy: np.ndarray, near_side: str) -> None:
     """A clearly visible skeleton on a (downscaled) frame, in place; ``xy`` in this frame's pixels."""
     line = max(3, int(round(bgr.shape[1] / 110)))  # about 4 px at 480 px wide
-    far_points = set(SIDE["right" if near_side == "left" else "left"].values())
-    segments = [(xy[a], xy[b], KEY_FAR_BGR if a in far_points or b in far_points else KEY_NEAR_BGR)
-                for a, b in P.SKELETON if np.isfinite(xy[[a, b]]).all()]
+    segments = [(xy[a], xy[b], KEY_FAR_BGR if colour == FAR_BGR else KEY_NEAR_BGR)
+                for a, b, colour in _bones(near_side) if np.isfinite(xy[[a, b]]).all()]
     segments.sort(key=lambda s: s[2] == KEY_NEAR_BGR)  # the near side on top
     for thickness, use_outline in ((line + 4, True), (line, False)):
         for a, b, colour in segments:
