@@ -41,6 +41,7 @@ from formcheck import __version__
 from formcheck.config import Thresholds, load_thresholds
 from formcheck.errors import ConfigError, FormcheckError, InputError, VideoError
 from formcheck.html_report import build_html
+from formcheck.native_logs import filter_native_logs
 from formcheck.turns import Turns
 
 ROOT = Path(__file__).resolve().parent
@@ -1231,6 +1232,7 @@ def trend_figure(store):
 
 
 def main() -> None:
+    filter_native_logs()  # the server's own stderr stays; only native libraries' chatter goes
     st.set_page_config(page_title="formcheck: backward-running form", layout="wide")
     st.title("formcheck")
     st.caption("Checks backward-running (retro-running) form from a side-view video.")

