@@ -14,7 +14,7 @@ a filled-in file and prints the cadence its contacts imply.
 Truth file (tests/truth/<clip>.json), frame numbers are 0-based decode order:
     clip, fps, frames, how_annotated, setting (treadmill|overground),
     camera (static|panning|following|hand-held, or a list of them),
-    time (real_time|slow_motion), slowmo_factor (number or null), facing (left|right),
+    time (real_time|slow_motion|mixed: a speed ramp), slowmo_factor (number or null), facing (left|right),
     direction (forward|backward), gait (run|walk), runner (who, when others are in view),
     judged_frames [first, last] (where every contact of the runner was looked for),
     contacts: [{side: near|far, touch_down: first frame the foot is on the ground,
@@ -120,7 +120,7 @@ def check(truth_path: str) -> list[str]:
     problems = []
     for key, allowed in (("setting", SETTINGS), ("facing", ("left", "right")),
                          ("direction", ("forward", "backward")), ("gait", ("run", "walk")),
-                         ("time", ("real_time", "slow_motion"))):
+                         ("time", ("real_time", "slow_motion", "mixed"))):
         if truth.get(key) not in allowed:
             problems.append(f"{key} must be one of {allowed}")
     cameras = truth.get("camera")
@@ -146,12 +146,12 @@ def check(truth_path: str) -> list[str]:
 
 
 def implied_cadence(truth: dict) -> float | None:
-    """Steps per minute of clip time from consecutive touch-downs (either foot)."""
+    """Steps per minute of clip time: touch-downs (either foot) over the frames they span, so the
+    whole-frame rounding of single steps averages out."""
     downs = sorted(c["touch_down"] for c in truth["contacts"])
     if len(downs) < 3:
         return None
-    step_frames = np.median(np.diff(downs))
-    return 60.0 * truth["fps"] / step_frames
+    return 60.0 * truth["fps"] * (len(downs) - 1) / (downs[-1] - downs[0])
 
 
 def _crop(text: str | None):
