@@ -42,6 +42,7 @@ from formcheck.config import Thresholds, load_thresholds
 from formcheck.errors import ConfigError, FormcheckError, InputError, VideoError
 from formcheck.html_report import build_html
 from formcheck.native_logs import filter_native_logs
+from formcheck.report import score_text
 from formcheck.turns import Turns
 
 ROOT = Path(__file__).resolve().parent
@@ -445,7 +446,7 @@ def show_results(result: Result, settings: Settings) -> None:
 
     st.subheader(f"{result.source}: {report.direction} {report.gait_type}, {report.setting}")
     cols = st.columns(4)
-    cols[0].metric("Score", f"{report.score}/100")
+    cols[0].metric("Score", score_text(report.score))
     cols[1].metric("Cadence", f"{report.cadence_spm:.0f} steps/min" if report.cadence_spm else "–")
     lean = report.metrics["trunk_lean_deg"]["median"]
     elbow = report.metrics["elbow_angle_deg"]["median"]
@@ -566,7 +567,7 @@ def step_table(contacts: list[dict]) -> list[dict]:
     return rows
 
 
-def score_figure(findings, score: int):
+def score_figure(findings, score: int | None):
     """Where each cue landed (fail / caution / pass), and the score they add up to."""
     import matplotlib.pyplot as plt
 
@@ -589,7 +590,7 @@ def score_figure(findings, score: int):
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    ax.set_title(f"Score {score}/100\n(per judged cue: pass = 1, caution = ½, fail = 0)", fontsize=9)
+    ax.set_title(f"Score {score_text(score)}\n(per judged cue: pass = 1, caution = ½, fail = 0)", fontsize=9)
     return fig
 
 
@@ -976,7 +977,7 @@ def show_live_summary() -> None:
         else:
             cadence = f"{report.cadence_spm:.0f} steps/min" if report.cadence_spm else "not measured"
             st.success(f"Session summary ({report.video.get('duration_s', 0):.0f} s): {report.direction} "
-                       f"{report.gait_type}, cadence {cadence}, score {report.score}/100. {message or ''}")
+                       f"{report.gait_type}, cadence {cadence}, score {score_text(report.score)}. {message or ''}")
             for rule in report.to_dict()["rules"]:
                 render_verdict(rule)
 
@@ -1067,7 +1068,7 @@ def history_tab() -> None:
         if entry:
             rep = entry["report"]
             st.markdown(f"**{entry['source']}**: {rep.get('direction')} {rep.get('gait_type')}, "
-                        f"score {rep.get('score')}/100")
+                        f"score {score_text(rep.get('score'))}")
             show_baseline(rep, chosen, key_prefix="hist")
             for rule in rep.get("rules", []):
                 render_verdict(rule)

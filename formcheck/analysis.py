@@ -47,6 +47,8 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
                   elbow=K.elbow_angle_deg(pose, near))
     findings = judge(ev, thresholds)
     position = _position(raw)
+    video = dict(video, slow_motion_suspected=gait.slow_motion_factor is not None,
+                 slow_motion_factor_estimate=gait.slow_motion_factor)
     report = Report(
         formcheck_version=__version__,
         video=video,
@@ -62,7 +64,7 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
         metrics=_metrics(ev),
         rules=findings,
         score=score(findings),
-        warnings=_warnings(raw, video, feet_seen, findings, position),
+        warnings=_warnings(raw, video, gait, feet_seen, findings, position),
         per_frame=_per_frame(ev),
     )
     report.coaching = coach(findings, ev, thresholds).to_dict()
@@ -92,8 +94,13 @@ def _metrics(ev: Evidence) -> dict:
     }
 
 
-def _warnings(raw: PoseSeries, video: dict, feet_seen: float, findings: list, position: str) -> list[str]:
+def _warnings(raw: PoseSeries, video: dict, gait, feet_seen: float, findings: list, position: str) -> list[str]:
     notes = []
+    if gait.slow_motion_factor is not None:
+        notes.append(f"This looks like a slow-motion clip: a run (with flight phases) at {gait.cadence_spm:.0f} "
+                     f"steps/min of clip time, which no one runs in real time; about {gait.slow_motion_factor:g}x "
+                     "slowed. Cadence and contact times are not judged. Give the factor (capture fps / playback "
+                     "fps, e.g. 120/30 = 4) with --slowmo, or set it in the app's sidebar.")
     if video.get("fps_source") == "assumed":
         # every time, cadence and contact time scales with this guess
         notes.append(f"The frame rate is missing or implausible in the file, so {video['fps']:g} fps was assumed "

@@ -27,7 +27,7 @@ from .coach import (
 )
 from .config import Thresholds
 from .errors import InputError
-from .report import atomic_write_text
+from .report import atomic_write_text, score_text
 from .rules import Finding
 
 SECTIONS = ["summary", "fixes", "baseline", "capture", "sessions", "plots", "key-frames", "findings", "steps"]
@@ -240,7 +240,7 @@ def _summary(report: dict, name: str) -> str:
     body = (f"<h1>{_e(name)}</h1><p><b>{_e(report.get('direction'))} {_e(report.get('gait_type'))}</b>, "
             f"{_e(report.get('setting'))}, facing {_e(runner.get('facing', '?'))}; "
             f"cadence {_num(cad, 0) if cad else 'not measured'} steps/min; "
-            f"score <b>{_e(report.get('score'))}/100</b>.</p>")
+            f"score <b>{_e(score_text(report.get('score')))}</b>.</p>")
     warns = report.get("warnings") or []
     if warns:
         body += "<ul>" + "".join(f"<li class=\"muted\">{_e(w)}</li>" for w in warns) + "</ul>"

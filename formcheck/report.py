@@ -14,6 +14,11 @@ import numpy as np
 from .errors import OutputError
 from .rules import Finding
 
+def score_text(score: int | None) -> str:
+    """'85/100', or 'not enough to score' when too few cues could be judged."""
+    return "not enough to score" if score is None else f"{score}/100"
+
+
 STATUS_MARK = {"pass": "PASS", "caution": "CAUTION", "fail": "FAIL", "unknown": "?"}
 
 
@@ -29,7 +34,7 @@ class Report:
     contacts: list[dict]
     metrics: dict
     rules: list[Finding]
-    score: int
+    score: int | None  # None: too few cues judged to score (see rules.score)
     warnings: list[str] = field(default_factory=list)
     outputs: dict = field(default_factory=dict)
     # Per-frame table (column -> (T,) array); written to CSV, not to JSON.
@@ -80,7 +85,7 @@ class Report:
         """A short human summary for the terminal."""
         cad = f"{self.cadence_spm:.0f} steps/min" if self.cadence_spm else "not measured"
         lines = [f"{Path(self.video['path']).name}: {self.direction} {self.gait_type}, {self.setting}, "
-                 f"facing {self.runner.get('facing', '?')}; cadence {cad}; score {self.score}/100"]
+                 f"facing {self.runner.get('facing', '?')}; cadence {cad}; score {score_text(self.score)}"]
         for f in self.rules:
             value = "" if f.value is None else f" {f.value:.2f} {f.unit}".rstrip()
             lines.append(f"  {STATUS_MARK[f.status]:<8}{f.title}:{value} (target {f.target}). {f.cue}")

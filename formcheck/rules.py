@@ -92,6 +92,12 @@ def _not_running(ev: Evidence) -> bool:
     return ev.gait.gait_type != "run"
 
 
+def _slow_motion_why(ev: Evidence) -> str:
+    return (f"This looks like slow motion (a run at {ev.gait.cadence_spm:.0f} steps/min of clip time, about "
+            f"{ev.gait.slow_motion_factor:g}x slowed): times are not real. Give the factor with --slowmo "
+            "(capture fps / playback fps), or set it in the app.")
+
+
 # ---------------------------------------------------------------------------
 # The rules
 
@@ -215,6 +221,8 @@ def cadence(ev: Evidence, th: Thresholds) -> Finding:
     if _not_running(ev):
         return Finding("cadence", title, UNKNOWN, value, unit, target,
                        "Not running (walking or standing): the cadence target applies to running.")
+    if ev.gait.slow_motion_factor is not None:
+        return Finding("cadence", title, UNKNOWN, value, unit, target, _slow_motion_why(ev))
     if value >= th.cadence_pass:
         status, cue = PASS, "Quick, light steps: good cadence."
     elif value >= th.cadence_caution:
@@ -382,6 +390,8 @@ def contact_time(ev: Evidence, th: Thresholds) -> Finding:
     if not times:
         return unknown("contact_time", title, unit, target, "No foot contacts found.")
     value = float(np.median(times))
+    if ev.gait.slow_motion_factor is not None:
+        return Finding("contact_time", title, UNKNOWN, value, unit, target, _slow_motion_why(ev))
     lo, hi = th.contact_time_range
     if lo <= value <= hi:
         return Finding("contact_time", title, PASS, value, unit, target, f"Feet on the ground {value:.2f} s per step.")
@@ -399,7 +409,15 @@ def judge(ev: Evidence, th: Thresholds) -> list[Finding]:
     return [rule(ev, th) for rule in RULES]
 
 
-def score(findings: list[Finding]) -> int:
+MIN_SCORED_SHARE = 0.5  # with fewer of the scored cues judged, a score would mostly reflect what was missed
+
+
+def score(findings: list[Finding]) -> int | None:
+    """0-100 over the judged cues; None ("not enough to score") when too few could be judged:
+    an unknown is not a pass."""
     points = {PASS: 1.0, CAUTION: 0.5, FAIL: 0.0}
-    judged = [points[f.status] for f in findings if f.id not in NOT_SCORED and f.status in points]
-    return int(round(100 * np.mean(judged))) if judged else 0
+    scored = [f for f in findings if f.id not in NOT_SCORED]
+    judged = [points[f.status] for f in scored if f.status in points]
+    if not judged or len(judged) < MIN_SCORED_SHARE * len(scored):
+        return None
+    return int(round(100 * np.mean(judged)))

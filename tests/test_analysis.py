@@ -134,3 +134,37 @@ def test_findings_point_at_frames_that_show_them():
     _, report, _ = analyse(elbow_deg=160.0)
     frames = report.rule("elbow_angle").frames
     assert frames and all(0 <= f < 360 for f in frames)
+
+
+# --- slow motion, walk or run, and what can be scored ----------------------
+
+@pytest.mark.parametrize("factor", [2.0, 4.0])
+def test_a_slow_motion_run_is_flagged_never_called_a_walk(factor):
+    # a 170 steps/min run filmed at factor x the playback rate: slow in clip time, flight phases intact
+    _, report, _ = analyse(cadence=170.0 / factor, fps=240.0 / factor, duration_s=4.0 * factor,
+                           step_length_leg=0.7, duty=0.38)
+    assert report.gait_type == "run"
+    assert report.video["slow_motion_suspected"] is True
+    assert report.video["slow_motion_factor_estimate"] == pytest.approx(factor, rel=0.15)
+    assert report.rule("cadence").status == "unknown" and "--slowmo" in report.rule("cadence").cue
+    assert report.rule("contact_time").status == "unknown"
+    assert any("slow-motion" in note and "--slowmo" in note for note in report.warnings)
+
+
+def test_a_real_time_run_and_a_walk_are_not_slow_motion():
+    _, run, _ = analyse(cadence=150.0, duty=0.4)
+    assert run.gait_type == "run" and run.video["slow_motion_suspected"] is False
+    _, walk, _ = analyse(cadence=105.0, duty=0.62, step_length_leg=0.5, bounce_leg=0.03)
+    assert walk.gait_type == "walk" and walk.video["slow_motion_suspected"] is False
+
+
+def test_too_little_judged_is_not_scored():
+    from formcheck.rules import Finding, score
+
+    judged = [Finding("trunk_lean", "Lean", "pass", 8.0, "deg", "2-15", "ok"),
+              Finding("elbow_angle", "Elbows", "pass", 90.0, "deg", "70-110", "ok")]
+    unknowns = [Finding(i, i, "unknown", None, "", "", "not measured")
+                for i in ("cadence", "step_length", "overreach", "forefoot_contact", "heel_drag",
+                          "vertical_oscillation", "trunk_stability", "arm_leg_opposition", "head_check")]
+    assert score(judged + unknowns) is None, "two passes and nine unknowns are not 100/100"
+    assert score(judged) == 100
