@@ -2,11 +2,12 @@
 
     python benchmarks/accuracy.py            # full grid + real clips (< 15 min on 2 cores)
     python benchmarks/accuracy.py --quick    # a handful of clips
+    python benchmarks/accuracy.py --real-only   # the real clips only
 
 Synthetic clips come from formcheck.synthetic (a rendered mannequin with exact
-truth); real clips from ../shared/videos, plus their reversed and mirrored
-versions (metamorphic truth: reversing flips direction and keeps cadence,
-mirroring flips facing and keeps every metric).
+truth); real clips from ../shared/videos against hand-annotated truth (tests/truth),
+as filmed and as reversed and mirrored copies (reversing flips direction and
+keeps cadence, mirroring flips facing and keeps every metric).
 """
 
 from __future__ import annotations
@@ -170,31 +171,31 @@ def _diff(found, truth):
 
 
 def real_clip_rows(workdir: Path) -> list[str]:
+    """Every real clip with a hand-annotated truth file, as filmed, reversed and mirrored."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import TREADMILL, TREADMILL_CADENCE, TWO_PEOPLE, transformed_clip
+    import real_truth as RT
+    from conftest import transformed_clip
 
-    lines = []
-    fwd = formcheck.analyze(TREADMILL)
-    rev = formcheck.analyze(transformed_clip(TREADMILL, workdir / "rev.mp4", reverse=True))
-    mir = formcheck.analyze(transformed_clip(TREADMILL, workdir / "mir.mp4", mirror=True))
-    for name, r, want_dir, want_facing in [("treadmill forward", fwd, "forward", "left"),
-                                           ("  reversed", rev, "backward", "left"),
-                                           ("  mirrored", mir, "forward", "right")]:
-        err = _pct(r.cadence_spm, TREADMILL_CADENCE)
-        lines.append(f"{name:<22} direction {r.direction:<9}{'ok' if r.direction == want_dir else 'WRONG':<6}"
-                     f"facing {r.runner['facing']:<6}{'ok' if r.runner['facing'] == want_facing else 'WRONG':<6}"
-                     f"cadence {r.cadence_spm:6.1f} ({err:+.2f} % vs 168.9)")
-    deltas = []
-    for key in ("trunk_lean_deg", "elbow_angle_deg", "step_length_leg", "contact_time_s"):
-        a, b = fwd.metrics[key]["median"], mir.metrics[key]["median"]
-        if a is not None and b is not None:
-            deltas.append(f"{key} {a:.2f}->{b:.2f}")
-    lines.append("  mirror metric moves: " + ", ".join(deltas))
-    two = formcheck.analyze(TWO_PEOPLE)
-    hip_y = np.nanmedian(np.asarray(two.per_frame["hip_y_px"], float))
-    lines.append(f"two people demo        direction {two.direction} {two.gait_type}, setting {two.setting}, "
-                 f"analysed person's hips at y={hip_y:.0f}/{two.video['height']} "
-                 f"({'the walking woman' if hip_y > 0.6 * two.video['height'] else 'WRONG PERSON'})")
+    lines, met = [RT.TABLE_HEADER], []
+    for path in RT.truth_files():
+        clip = SHARED / RT.load(path).clip
+        if not clip.exists():
+            lines.append(f"| {clip.name} | missing from {SHARED} |")
+            continue
+        for variant in RT.VARIANTS:
+            source = clip if variant == "filmed" else transformed_clip(
+                clip, workdir / f"{clip.stem}.{variant}.mp4", reverse=variant == "reversed",
+                mirror=variant == "mirrored")
+            try:
+                result = RT.judge_report(formcheck.analyze(source), RT.load(path, variant))
+            except formcheck.FormcheckError as exc:
+                lines.append(f"| {clip.stem} | {variant} | error: {exc} |")
+                met.append(False)
+                continue
+            lines.append(result.row())
+            met.append(not result.misses())
+            print(lines[-1], flush=True)
+    lines.append(f"{sum(met)}/{len(met)} clip copies meet every target")
     return lines
 
 
@@ -251,6 +252,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-real", action="store_true", help="skip the real clips")
+    parser.add_argument("--real-only", action="store_true", help="only the real clips")
     parser.add_argument("--verbose", action="store_true", help="one line per clip")
     parser.add_argument("--only", help="comma-separated clip names from the grid")
     args = parser.parse_args(argv)
@@ -259,7 +261,7 @@ def main(argv=None) -> int:
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        chosen = grid(args.quick)
+        chosen = [] if args.real_only else grid(args.quick)
         if args.only:
             chosen = [(n, p) for n, p in chosen if n in args.only.split(",")]
         for name, params in chosen:
@@ -272,14 +274,15 @@ def main(argv=None) -> int:
                       f"{r['contacts']['truth']} spurious {r['contacts']['spurious']} cad {r['cadence_err_pct']} "
                       f"step {r['step_err_pct']} lean {r['lean_err_deg']} elbow {r['elbow_err_deg']} "
                       f"strike {r['strike_truth']}->{r['strike_found']} rules {r['rules']}", flush=True)
-        print("== synthetic clips at 30 fps and above, runner fully in view (the targets) ==")
-        print("\n".join(summarise({k: r for k, r in rows.items() if k not in OUTSIDE_TARGETS})))
+        if rows:
+            print("== synthetic clips at 30 fps and above, runner fully in view (the targets) ==")
+            print("\n".join(summarise({k: r for k, r in rows.items() if k not in OUTSIDE_TARGETS})))
         for name, why in OUTSIDE_TARGETS.items():
             if name in rows:
                 print(f"== outside the targets: {name} ({why}) ==")
                 print("\n".join(summarise({name: rows[name]})[1:]))
         if not args.no_real:
-            print("== real clips ==")
+            print("== real clips, against hand-annotated truth (tests/truth) ==")
             print("\n".join(real_clip_rows(tmp)))
     print(f"total time {time.time() - started:.0f} s")
     return 0

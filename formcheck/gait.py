@@ -48,6 +48,7 @@ class Gait:
     stance: np.ndarray | None = None  # (T, 2) bool, columns left/right
     foot_height_leg: np.ndarray | None = None  # (T, 2) lowest foot point above ground, in L
     cadence_spm: float | None = None
+    slow_motion_factor: float | None = None  # set when a run is too slow for real time (see SLOW_MOTION_BELOW_SPM)
     stride_time_s: float | None = None
     duty_factor: float | None = None
     belt_speed_leg_s: float | None = None  # stance-foot speed relative to the pelvis
@@ -131,8 +132,12 @@ def _grow(core: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     return out
 
 
+GROUND_GATE_LEG = (0.05, 0.15)  # how far above its ground level a planted foot may read, in L
+GROUND_GATE_SPREAD = 1.5  # times the height a sliding-back foot reads at (its landmark noise)
+
+
 def stance_mask(heights: np.ndarray, vrel: np.ndarray, travel: int, t_s: np.ndarray,
-                ground_leg: float = 0.05, moving_leg_s: float = 0.6) -> np.ndarray:
+                moving_leg_s: float = 0.6) -> np.ndarray:
     """(T, 2) True while a foot is planted: on the ground and moving against travel
     relative to the pelvis. Each stance is then trimmed of frames where the foot is
     still coming down or already lifting (vertical speed above ``moving_leg_s``)."""
@@ -143,8 +148,9 @@ def stance_mask(heights: np.ndarray, vrel: np.ndarray, travel: int, t_s: np.ndar
     with np.errstate(invalid="ignore"):
         low = heights <= np.nanpercentile(heights, 25, axis=0)
         belt = np.nanmedian(np.abs(vrel[low])) if low.any() else 0.0
-        core = (heights < ground_leg) & (vrel * travel < -0.25 * belt)
-        loose = (heights < ground_leg) & (vrel * travel < -0.2 * belt)
+        on_ground = heights < _ground_gate(heights, vrel * travel < -0.5 * belt)
+        core = on_ground & (vrel * travel < -0.25 * belt)
+        loose = on_ground & (vrel * travel < -0.2 * belt)
     mask = _grow(core, loose)
     bridge = max(1, int(round(0.07 * fps)))
     min_len = max(3, int(round(0.1 * fps)))  # real contacts last >= 0.12 s
@@ -164,6 +170,15 @@ def stance_mask(heights: np.ndarray, vrel: np.ndarray, travel: int, t_s: np.ndar
             if stop - start < min_len:
                 m[start:stop] = False
     return mask
+
+
+def _ground_gate(heights: np.ndarray, sliding: np.ndarray) -> float:
+    """Height below which a foot counts as on the ground: a few times what a foot that is
+    surely planted (sliding back fast) reads at. Phone footage (blur, compression, a camera
+    that bobs) puts the foot landmarks' noise well above a crisp picture's."""
+    if not sliding.any():
+        return GROUND_GATE_LEG[0]
+    return float(np.clip(GROUND_GATE_SPREAD * np.nanpercentile(heights[sliding], 75), *GROUND_GATE_LEG))
 
 
 def mid_stance(stance: np.ndarray) -> np.ndarray:
@@ -239,26 +254,30 @@ def _drop_double_contacts(contacts: list[Contact]) -> list[Contact]:
 
 
 def stride_time(contacts: list[Contact]) -> float | None:
-    """Stride period by a least-squares fit of each foot's contact times against cycle number.
+    """Stride period by a least-squares fit of contact times against step number.
 
-    A fit over the whole clip averages out the one-frame quantisation that a
-    median of intervals would keep (a 2-3 % cadence error at 30 fps).
+    A fit over the whole clip averages out the one-frame quantisation that a median of
+    intervals would keep (a 2-3 % cadence error at 30 fps). Both feet's contacts count, so
+    three contacts are enough (a short clip, or a slow-motion one); a missed contact shows as
+    a step number skipped, not as a long step.
     """
-    slopes, weights = [], []
-    for foot in FEET:
-        times = np.array([c.time_s for c in contacts if c.foot == foot])
-        if len(times) < 3:
-            continue
-        typical = np.median(np.diff(times))
-        cycle = np.round((times - times[0]) / typical)
-        if cycle[-1] <= 0:
-            continue
-        slope = np.polyfit(cycle, times, 1)[0]
-        slopes.append(slope)
-        weights.append(cycle[-1])
-    if not slopes:
+    times = np.array([c.time_s for c in contacts])
+    feet = [c.foot for c in contacts]
+    alternating = [b - a for a, b, fa, fb in zip(times, times[1:], feet, feet[1:]) if fa != fb]
+    if len(times) < 3 or not alternating:
         return None
-    return float(np.average(slopes, weights=weights))
+    step = np.median(alternating)
+    position = (times - times[0]) / step
+    number = np.round(position)
+    # of two contacts given one step number (a late or doubled one), keep the better placed
+    keep = {}
+    for k, (n, off) in enumerate(zip(number, np.abs(position - number))):
+        if n not in keep or off < keep[n][1]:
+            keep[n] = (k, off)
+    kept = sorted(k for k, _ in keep.values())
+    if len(kept) < 3 or number[kept[-1]] < 2:
+        return None
+    return float(2.0 * np.polyfit(number[kept], times[kept], 1)[0])
 
 
 def dominant_frequency(x: np.ndarray, t_s: np.ndarray, lo_hz: float, hi_hz: float,
@@ -313,21 +332,86 @@ def spectral_stride_time(pose: PoseSeries, contact_stride: float | None) -> floa
     return 1.0 / float(np.average(freqs, weights=weights)) if freqs else None
 
 
-WALK_CADENCE_BELOW = 130.0  # people do not run (with a flight phase) below ~140 steps/min
+SWING_BAND_HZ = (0.15, 3.0)  # stride frequencies: a 10x slow-motion jog to a sprint
+SWING_FEET_AGREE = 0.05
 
 
-def is_walking(contacts: list[Contact], cadence_spm: float) -> bool:
-    """Walking has double support (the next foot lands before the other lifts);
-    running has a flight phase instead. Decided by the majority of step transitions,
-    so one sloppy contact does not flip the verdict; a cadence too low for running
-    settles it when contacts are doubtful (e.g. a walker entering the frame)."""
-    if cadence_spm < WALK_CADENCE_BELOW:
-        return True
+def swing_stride_time(pose: PoseSeries) -> float | None:
+    """Stride period from each leg's fore-aft swing over the whole band, with no contact times;
+    None unless both legs give the same rhythm (a runner in view for too little of the clip
+    gives two different answers)."""
+    hx = hip_mid(pose)[:, 0]
+    freqs = [dominant_frequency(pose.xy[:, SIDE[side]["ankle"], 0] - hx, pose.t_s, *SWING_BAND_HZ)
+             for side in FEET]
+    if None in freqs or abs(freqs[0] / freqs[1] - 1.0) > SWING_FEET_AGREE:
+        return None
+    return 2.0 / (freqs[0] + freqs[1])
+
+
+WALK_DUTY_ABOVE = 0.55  # a foot on the ground over half the stride: double support, a walk
+# Hip height at mid-stance, relative to its mean over the step, in leg lengths: a runner's
+# hips are lowest there (a compressed spring), a walker's highest (an inverted pendulum).
+MID_STANCE_HIP_DECIDES_LEG = 0.005
+
+
+def is_walking(contacts: list[Contact], duty_factor: float) -> bool:
+    """Walking has double support (the next foot lands before the other lifts) and a duty
+    factor over one half; running has a flight phase instead. Decided by the majority of
+    step transitions, so one sloppy contact does not flip the verdict."""
     transitions = [(prev, cur) for prev, cur in zip(contacts[:-1], contacts[1:]) if prev.foot != cur.foot]
     if not transitions:
-        return False
+        return duty_factor > WALK_DUTY_ABOVE
     overlapping = sum(cur.frame <= prev.toe_off for prev, cur in transitions)
-    return overlapping > len(transitions) / 2
+    return overlapping > len(transitions) / 2 or duty_factor > WALK_DUTY_ABOVE
+
+
+def mid_stance_hip_height(pose: PoseSeries, leg_px: float, travel: int, stride_s: float) -> float | None:
+    """Median hip height, in L above its mean over the step, when a foot passes under the hips
+    moving against travel (mid-stance). Negative for a run, positive for a walk. Needs no
+    contact times, so it holds where the feet are blurred or the stances cut short."""
+    from scipy.ndimage import uniform_filter1d
+
+    hip = hip_mid(pose)
+    up = -hip[:, 1] / leg_px
+    ok = np.isfinite(up)
+    if ok.sum() < 10 or not travel:
+        return None
+    up = np.interp(np.arange(len(up)), np.flatnonzero(ok), up[ok])
+    step_frames = max(3, int(round(stride_s / 2 * fps_of(pose.t_ms))))
+    bob = up - uniform_filter1d(up, step_frames, mode="nearest")  # what is left is the step's own rise and fall
+    heights = []
+    for side in FEET:
+        ahead = (pose.xy[:, SIDE[side]["ankle"], 0] - hip[:, 0]) * travel
+        passing = np.flatnonzero((ahead[:-1] > 0) & (ahead[1:] <= 0)) + 1
+        heights += list(bob[passing[ok[passing]]])
+    return float(np.median(heights)) if len(heights) >= 2 else None
+
+
+def classify_gait(pose: PoseSeries, leg_px: float, travel: int, stride_s: float, contacts: list[Contact],
+                  duty_factor: float, cadence_spm: float) -> str:
+    """run | walk: by the hips' rise and fall through the stance where it is clear, else by
+    flight phases and duty factor. Never by cadence alone: a slow-motion run has a walker's
+    cadence in clip time, and its flight phases still; but where neither tells, a gait too slow
+    for running in real time is taken as a walk rather than as an unflagged slow-motion run."""
+    hip = mid_stance_hip_height(pose, leg_px, travel, stride_s)
+    if hip is not None and abs(hip) > MID_STANCE_HIP_DECIDES_LEG:
+        return "run" if hip < 0 else "walk"
+    if is_walking(contacts, duty_factor) or cadence_spm < SLOW_MOTION_BELOW_SPM:
+        return "walk"
+    return "run"
+
+
+# People do not run, with flight phases, below about 140 steps/min of real time; a run slower
+# than this in clip time is physically a slow-motion clip.
+SLOW_MOTION_BELOW_SPM = 110.0
+TYPICAL_RUN_CADENCE_SPM = 170.0  # the middle of recreational running cadences (150-190)
+
+
+def slow_motion_factor(gait_type: str, cadence_spm: float | None) -> float | None:
+    """The clip's likely slow-motion factor when a run is too slow to be real time, else None."""
+    if gait_type != "run" or cadence_spm is None or cadence_spm >= SLOW_MOTION_BELOW_SPM:
+        return None
+    return round(TYPICAL_RUN_CADENCE_SPM / cadence_spm, 1)
 
 
 def feet_move(pose: PoseSeries, leg_px: float, min_range_leg: float = 0.2) -> bool:
@@ -365,9 +449,16 @@ def classify_setting(pose: PoseSeries, stance: np.ndarray, vrel: np.ndarray, leg
     if abs(hip_speed) > 0.5 * stance_speed:
         return "overground"
     background = scenery(pose, leg_px) if scenery is not None else None
-    if background is not None and abs(hip_speed - background / leg_px) > 0.5 * stance_speed:
+    # against the scenery the runner moves; far scenery moves less in the picture (parallax)
+    if background is not None and abs(hip_speed - background / leg_px) > SCENERY_MOVES * stance_speed:
         return "overground"
     return "treadmill"
+
+
+SCENERY_MOVES = 0.25  # of the stance-foot speed: the runner moves through the scenery
+
+
+MAX_STRIDE_S = 8.0  # clip time: a run filmed at 8x slow motion
 
 
 def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
@@ -383,9 +474,12 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
                 leg_length_px=leg_px, near_side=near_side, contacts=contacts, stance=stance,
                 foot_height_leg=heights)
     stride = stride_time(contacts)
+    swing = swing_stride_time(pose)
+    if swing is not None and (stride is None or abs(stride / swing - 1.0) > 0.25):
+        stride = swing  # contacts missed (blur, feet at the frame's edge): the legs' swing still shows the rhythm
     if stride is not None:
         stride = spectral_stride_time(pose, stride) or stride
-    if stride is None or not 0.4 < stride < 3.0 or not feet_move(pose, leg_px):
+    if stride is None or not 0.4 < stride < MAX_STRIDE_S or not feet_move(pose, leg_px):
         # No steady stepping: contacts and travel would come from pose jitter.
         gait.gait_type = "stand" if len(contacts) < 2 or not feet_move(pose, leg_px) else "unknown"
         gait.direction, gait.travel, gait.contacts = "unknown", 0, []
@@ -393,7 +487,8 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
     gait.stride_time_s = stride
     gait.cadence_spm = 120.0 / stride
     gait.duty_factor = float(np.median([c.contact_time_s for c in contacts]) / stride)
-    gait.gait_type = "walk" if is_walking(contacts, gait.cadence_spm) else "run"
+    gait.gait_type = classify_gait(pose, leg_px, travel, stride, contacts, gait.duty_factor, gait.cadence_spm)
+    gait.slow_motion_factor = slow_motion_factor(gait.gait_type, gait.cadence_spm)
     gait.belt_speed_leg_s = float(np.nanmedian(np.abs(vrel[mid_stance(stance)])))
     fill_step_lengths(contacts, vrel, stance, stride)  # per step, for the step table
     # The judged value uses all stances at once, steadier than the per-step values:

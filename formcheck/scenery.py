@@ -2,8 +2,10 @@
 
 A camera that pans to follow an overground runner keeps the hips still in the image,
 just as a treadmill does; only the background tells them apart. We take pairs of
-consecutive frames, track corners outside the runner (and outside any belt around the
-feet), and take the median horizontal shift.
+consecutive frames spread over the whole time the runner is in view (a camera operator
+often starts panning late), track corners outside the runner (and outside a belt at the
+feet), and take the median horizontal shift. A pan or a tracking shot moves the scenery
+one way all along; a hand held still only shakes it, both ways.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import numpy as np
 
 from .errors import VideoError
 from .kinematics import fps_of
-from .pose import LEFT_HIP, RIGHT_HIP, PoseSeries
+from .pose import PoseSeries
 from .video import Frame, VideoFile
 
 WORK_WIDTH = 480  # px: plenty for a global shift, cheap to track
 MIN_TRACKED = 12  # corners that must survive the forward-backward check for a pair to count
-SAMPLE_PAIRS = 8
-PAIR_EVERY = 3  # frames between sampled pairs: spread over the window, a third of the cost
+SAMPLE_PAIRS = 24  # pairs spread over the time the runner is in view
+MIN_PAIRS = 4
+SAME_WAY = 0.75  # share of the pairs that must shift the same way for the scenery to be moving
 
 
 def background_mask(shape: tuple[int, int], people: np.ndarray, leg_px: float) -> np.ndarray:
@@ -37,10 +40,11 @@ def background_mask(shape: tuple[int, int], people: np.ndarray, leg_px: float) -
     x1, y1 = pts.max(axis=0)
     pad = 0.25 * leg_px
     mask[max(int(y0 - pad), 0):int(y1 + pad) + 1, max(int(x0 - pad), 0):int(x1 + pad) + 1] = 0
-    # A treadmill belt runs well beyond the feet and slides with the stance foot.
-    hip_y = np.nanmin(people[:, [LEFT_HIP, RIGHT_HIP], 1])
-    reach = 1.5 * leg_px
-    mask[max(int(hip_y), 0):, max(int(x0 - reach), 0):int(x1 + reach) + 1] = 0
+    # A treadmill belt runs beyond the feet and slides with the stance foot; seen from the side
+    # it is a thin band at the soles (the deck below it and the floor stand still).
+    reach = 0.6 * leg_px
+    mask[max(int(y1 - 0.3 * leg_px), 0):int(y1 + 0.15 * leg_px) + 1,
+         max(int(x0 - reach), 0):int(x1 + reach) + 1] = 0
     return mask
 
 
@@ -58,32 +62,34 @@ def pair_shift_px(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float | Non
 
 
 def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) -> float | None:
-    """Signed horizontal speed of the background in image px/s (0 for a still camera).
+    """Signed horizontal speed of the background in image px/s: 0 for a still camera, or one
+    that only shakes (the pairs' shifts disagree in sign).
 
-    Reads about a second of frames from where the runner is first seen: one seek, and a
-    panning camera pans all the while it follows the runner. None when it cannot be told
-    (too little texture, runner never seen, unreadable frames).
+    Reads the frames from the runner's first to last detection, tracking one pair of
+    consecutive frames out of every few. None when it cannot be told (too little texture,
+    runner never seen, unreadable frames).
     """
     seen = np.flatnonzero(pose.detected)
     if not np.isfinite(leg_px) or not len(seen):
         return None
     row_of = {int(f): i for i, f in enumerate(pose.frame_index)}
-    first = int(pose.frame_index[seen[0]])
-    span = max(int(round(1.0 * fps_of(pose.t_ms))), PAIR_EVERY * SAMPLE_PAIRS)
+    first, last = int(pose.frame_index[seen[0]]), int(pose.frame_index[seen[-1]])
+    every = max(2, (last - first) // SAMPLE_PAIRS)
     speeds = []
     try:
-        with VideoFile(path, slowmo=slowmo, start=first, stop=first + span) as video:
+        with VideoFile(path, slowmo=slowmo, start=first, stop=last + 1) as video:
             previous = None
             for frame in video:
-                if previous is not None and (frame.index - first) % PAIR_EVERY == 1:
+                if previous is not None and (frame.index - first) % every == 1:
                     speeds.append(_pair_speed(previous, frame, pose, row_of, leg_px))
                 previous = frame
     except VideoError:
         return None
-    speeds = [s for s in speeds if s is not None]
-    if len(speeds) < max(2, SAMPLE_PAIRS // 2):
+    speeds = np.array([s for s in speeds if s is not None])
+    if len(speeds) < MIN_PAIRS:
         return None
-    return float(np.median(speeds))
+    median = float(np.median(speeds))
+    return median if np.mean(np.sign(speeds) == np.sign(median)) >= SAME_WAY else 0.0
 
 
 def _pair_speed(a: Frame, b: Frame, pose: PoseSeries, row_of: dict[int, int], leg_px: float) -> float | None:

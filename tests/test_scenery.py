@@ -37,12 +37,14 @@ def test_featureless_background_gives_no_answer_rather_than_zero():
 
 def test_mask_hides_the_runner_and_a_belt_beside_the_feet():
     people = np.full((2, 33, 2), np.nan)
-    people[:, :, 0], people[:, :, 1] = 240.0, np.linspace(40, 240, 33)
+    people[:, :, 0], people[:, :, 1] = 240.0, np.linspace(40, 200, 33)  # soles at y = 200
     people[:, [LEFT_HIP, RIGHT_HIP], 1] = 150.0
-    mask = background_mask((270, 480), people, leg_px=100.0)
+    mask = background_mask((300, 480), people, leg_px=100.0)
     assert mask[100, 240] == 0  # the runner
-    assert mask[200, 240 + 140] == 0  # the belt, beyond the feet but at their height
-    assert mask[50, 40] == 255 and mask[200, 10] == 255  # wall above, floor far away
+    assert mask[200, 240 + 50] == 0 and mask[195, 240 - 50] == 0  # the belt, ahead of and behind the feet
+    # the wall above, the treadmill's deck and the floor below the belt, and scenery well beyond it:
+    # what moves past a camera that follows an overground runner
+    assert mask[50, 40] == 255 and mask[260, 240 + 50] == 255 and mask[200, 10] == 255
 
 
 @pytest.mark.slow

@@ -1,0 +1,75 @@
+"""Real phone footage against hand-annotated truth (tests/truth): a CI-sized subset of
+benchmarks/accuracy.py's real-clip section, as filmed and played backward."""
+
+from __future__ import annotations
+
+import pytest
+
+import formcheck
+from conftest import SHARED_VIDEOS, transformed_clip
+import real_truth as RT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    cache = {}
+
+    def run(stem: str, variant: str = "filmed"):
+        if (stem, variant) not in cache:
+            clip = SHARED_VIDEOS / f"{stem}.mp4"
+            if variant != "filmed":
+                clip = transformed_clip(clip, tmp_path_factory.mktemp(variant) / clip.name,
+                                        reverse=variant == "reversed", mirror=variant == "mirrored")
+            truth = RT.load(RT.TRUTH_DIR / f"{stem}.json", variant)
+            report = formcheck.analyze(clip)
+            cache[stem, variant] = report, truth, RT.judge_report(report, truth)
+        return cache[stem, variant]
+    return run
+
+
+PARK = "overground_park_static_facing_left_30fps"  # static camera, slow motion (about 2x)
+BEACH = "overground_beach_tracking_facing_right_25fps"  # real time, a camera tracking alongside
+SILHOUETTE = "slowmo_silhouette_grass_panning_facing_right_24fps"  # a pan that starts late, about 5x slowed
+WALKER = "overground_two_people_sports2d_demo"  # a woman walking past a man on a box
+
+
+@pytest.mark.parametrize("variant", ["filmed", "reversed"])
+def test_a_slow_motion_run_is_flagged_and_its_times_not_judged(analysed, variant):
+    report, truth, result = analysed(PARK, variant)
+    assert (result.direction, result.facing, result.gait) == (truth.direction, truth.facing, "run")
+    assert report.video["slow_motion_suspected"] is True
+    assert report.video["slow_motion_factor_estimate"] == pytest.approx(truth.slowmo_factor, rel=0.3)
+    assert report.rule("cadence").status == "unknown" and report.rule("contact_time").status == "unknown"
+    assert any("--slowmo" in note for note in report.warnings)
+    assert result.cadence_error == pytest.approx(0.0, abs=0.05), "the clip-time rhythm itself is measured"
+
+
+def test_a_panning_camera_is_not_a_treadmill(analysed):
+    report, truth, result = analysed(SILHOUETTE)
+    assert result.setting == "overground" == truth.setting
+    assert result.gait == "run" and result.slow_motion_suspected
+    assert result.cadence_error == pytest.approx(0.0, abs=0.05)
+
+
+@pytest.mark.parametrize("variant", ["filmed", "reversed"])
+def test_a_tracking_shot_gets_the_annotated_cadence(analysed, variant):
+    _, truth, result = analysed(BEACH, variant)
+    assert (result.direction, result.facing, result.gait) == (truth.direction, truth.facing, truth.gait)
+    assert not result.slow_motion_suspected
+    assert abs(result.cadence_error) <= RT.CADENCE_TOLERANCE
+
+
+def test_a_walker_is_a_walk_and_not_slow_motion(analysed):
+    report, truth, result = analysed(WALKER)
+    assert result.gait == "walk" == truth.gait
+    assert result.direction == truth.direction and result.facing == truth.facing
+    assert report.video["slow_motion_suspected"] is False
+
+
+def test_a_clip_with_too_little_in_view_is_not_scored(analysed):
+    # the runner crosses the frame in about a second and a half, feet cut off at the bottom edge
+    report, _, _ = analysed("overground_street_static_phone_facing_right_30fps")
+    assert report.score is None, "unknown cues are not passes"
+    assert "not enough to score" in report.summary()
