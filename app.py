@@ -1113,7 +1113,7 @@ def show_comparison(store, before_id: int, after_id: int) -> None:
         return
     changes = compare_sessions(before["report"], after["report"])
     st.markdown(f"**#{before_id} → #{after_id}: {improvement_summary(changes)}** "
-                f"(score {before['report'].get('score')} → {after['report'].get('score')})")
+                f"(score {score_text(before['report'].get('score'))} → {score_text(after['report'].get('score'))})")
     st.dataframe(comparison_rows(changes), hide_index=True, width="stretch")
     cols = st.columns(2)
     for col, entry, label in ((cols[0], before, "Before"), (cols[1], after, "After")):
