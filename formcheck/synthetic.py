@@ -280,10 +280,12 @@ def _foot(m: _Model, j: int, t):
 
 
 def _hip(m: _Model, t):
-    """Pelvis (x, y): constant speed; lowest at mid-stance, highest in mid-flight."""
+    """Pelvis (x, y): constant speed. A runner's is lowest at mid-stance (a compressed spring)
+    and highest in mid-flight; a walker's highest at mid-stance (an inverted pendulum)."""
     t = np.asarray(t, float)
     t_mid = m.t0[0] + 0.5 * m.duty * m.stride_T
-    y = m.hip_mean - 0.5 * m.bounce * np.cos(2.0 * np.pi * (t - t_mid) / m.step_T)
+    vault = 1.0 if m.duty > 0.5 else -1.0
+    y = m.hip_mean + vault * 0.5 * m.bounce * np.cos(2.0 * np.pi * (t - t_mid) / m.step_T)
     return m.d * m.speed * t, y
 
 
