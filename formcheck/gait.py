@@ -430,7 +430,7 @@ def classify_direction(facing: int, travel: int) -> str:
     return "backward" if facing * travel < 0 else "forward"
 
 
-def classify_setting(pose: PoseSeries, stance: np.ndarray, vrel: np.ndarray, leg_px: float,
+def classify_setting(pose: PoseSeries, stance: np.ndarray, vrel: np.ndarray, leg_px: float, travel: int,
                      scenery: SceneryProbe | None = None) -> str:
     """Overground the runner moves through the scene; on a treadmill they stay put while the stance foot moves.
 
@@ -449,13 +449,17 @@ def classify_setting(pose: PoseSeries, stance: np.ndarray, vrel: np.ndarray, leg
     if abs(hip_speed) > 0.5 * stance_speed:
         return "overground"
     background = scenery(pose, leg_px) if scenery is not None else None
-    # against the scenery the runner moves; far scenery moves less in the picture (parallax)
-    if background is not None and abs(hip_speed - background / leg_px) > SCENERY_MOVES * stance_speed:
-        return "overground"
-    return "treadmill"
+    if background is None:
+        return "treadmill"
+    # against the scenery the runner moves; far scenery moves less in the picture (parallax),
+    # but a camera that follows the runner moves the scenery steadily against travel
+    relative = abs(hip_speed - background / leg_px)
+    follows = np.sign(background) == -travel and abs(background) / leg_px > SCENERY_DRIFT_LEG_S
+    return "overground" if relative > SCENERY_MOVES * stance_speed or follows else "treadmill"
 
 
 SCENERY_MOVES = 0.25  # of the stance-foot speed: the runner moves through the scenery
+SCENERY_DRIFT_LEG_S = 0.05  # L/s: steady one-way scenery motion above shake and drift
 
 
 MAX_STRIDE_S = 8.0  # clip time: a run filmed at 8x slow motion
@@ -470,7 +474,7 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
     stance = stance_mask(heights, vrel, travel, pose.t_s)
     contacts = find_contacts(pose, stance, point_heights, facing) if travel else []
     gait = Gait(facing=facing, travel=travel, direction=classify_direction(facing, travel),
-                setting=classify_setting(pose, stance, vrel, leg_px, scenery), gait_type="unknown",
+                setting=classify_setting(pose, stance, vrel, leg_px, travel, scenery), gait_type="unknown",
                 leg_length_px=leg_px, near_side=near_side, contacts=contacts, stance=stance,
                 foot_height_leg=heights)
     stride = stride_time(contacts)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import VideoError
 from .kinematics import fps_of
-from .pose import PoseSeries
+from .pose import LEFT_HIP, RIGHT_HIP, PoseSeries
 from .video import Frame, VideoFile
 
 WORK_WIDTH = 480  # px: plenty for a global shift, cheap to track
@@ -65,9 +65,10 @@ def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) ->
     """Signed horizontal speed of the background in image px/s: 0 for a still camera, or one
     that only shakes (the pairs' shifts disagree in sign).
 
-    Reads the frames from the runner's first to last detection, tracking one pair of
-    consecutive frames out of every few. None when it cannot be told (too little texture,
-    runner never seen, unreadable frames).
+    The ground below the hips is asked first: a camera travelling alongside the runner sees it
+    slide past, while the sky and far scenery stay put (parallax). Reads the frames from the
+    runner's first to last detection, tracking one pair of consecutive frames out of every few.
+    None when it cannot be told (too little texture, runner never seen, unreadable frames).
     """
     seen = np.flatnonzero(pose.detected)
     if not np.isfinite(leg_px) or not len(seen):
@@ -75,16 +76,22 @@ def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) ->
     row_of = {int(f): i for i, f in enumerate(pose.frame_index)}
     first, last = int(pose.frame_index[seen[0]]), int(pose.frame_index[seen[-1]])
     every = max(2, (last - first) // SAMPLE_PAIRS)
-    speeds = []
+    pairs = []
     try:
         with VideoFile(path, slowmo=slowmo, start=first, stop=last + 1) as video:
             previous = None
             for frame in video:
                 if previous is not None and (frame.index - first) % every == 1:
-                    speeds.append(_pair_speed(previous, frame, pose, row_of, leg_px))
+                    pairs.append(_pair_speeds(previous, frame, pose, row_of, leg_px))
                 previous = frame
     except VideoError:
         return None
+    everywhere, ground = (_one_way_speed([p[k] for p in pairs if p is not None]) for k in (0, 1))
+    return ground if ground else everywhere
+
+
+def _one_way_speed(speeds: list[float | None]) -> float | None:
+    """The median speed if the pairs mostly shift one way, 0 if they do not, None if too few."""
     speeds = np.array([s for s in speeds if s is not None])
     if len(speeds) < MIN_PAIRS:
         return None
@@ -92,12 +99,18 @@ def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) ->
     return median if np.mean(np.sign(speeds) == np.sign(median)) >= SAME_WAY else 0.0
 
 
-def _pair_speed(a: Frame, b: Frame, pose: PoseSeries, row_of: dict[int, int], leg_px: float) -> float | None:
+def _pair_speeds(a: Frame, b: Frame, pose: PoseSeries, row_of: dict[int, int],
+                 leg_px: float) -> tuple[float | None, float | None] | None:
+    """Scenery speed in px/s from frame a to b: over all the background, and below the hips."""
     if a.index not in row_of or b.index not in row_of or b.t_ms <= a.t_ms:
         return None
     scale = min(1.0, WORK_WIDTH / a.bgr.shape[1])
     gray = [cv2.cvtColor(cv2.resize(f.bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA),
                          cv2.COLOR_BGR2GRAY) for f in (a, b)]
     people = pose.xy[[row_of[a.index], row_of[b.index]]] * scale
-    shift = pair_shift_px(gray[0], gray[1], background_mask(gray[0].shape, people, leg_px * scale))
-    return None if shift is None else shift / scale / ((b.t_ms - a.t_ms) / 1000.0)
+    mask = background_mask(gray[0].shape, people, leg_px * scale)
+    ground = mask.copy()
+    ground[:max(int(np.nanmin(people[:, [LEFT_HIP, RIGHT_HIP], 1])), 0)] = 0
+    per_s = 1.0 / scale / ((b.t_ms - a.t_ms) / 1000.0)
+    return tuple(None if shift is None else shift * per_s
+                 for shift in (pair_shift_px(gray[0], gray[1], m) for m in (mask, ground)))

@@ -54,9 +54,11 @@ def test_a_panning_camera_is_not_a_treadmill(analysed):
 
 
 @pytest.mark.parametrize("variant", ["filmed", "reversed"])
-def test_a_tracking_shot_gets_the_annotated_cadence(analysed, variant):
+def test_a_tracking_shot_is_overground_with_the_annotated_cadence(analysed, variant):
+    # sky, sea and their reflections stay put past a camera travelling alongside; the sand slides by
     _, truth, result = analysed(BEACH, variant)
     assert (result.direction, result.facing, result.gait) == (truth.direction, truth.facing, truth.gait)
+    assert result.setting == "overground" == truth.setting
     assert not result.slow_motion_suspected
     assert abs(result.cadence_error) <= RT.CADENCE_TOLERANCE
 
