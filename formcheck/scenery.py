@@ -109,8 +109,12 @@ def _pair_speeds(a: Frame, b: Frame, pose: PoseSeries, row_of: dict[int, int],
                          cv2.COLOR_BGR2GRAY) for f in (a, b)]
     people = pose.xy[[row_of[a.index], row_of[b.index]]] * scale
     mask = background_mask(gray[0].shape, people, leg_px * scale)
-    ground = mask.copy()
-    ground[:max(int(np.nanmin(people[:, [LEFT_HIP, RIGHT_HIP], 1])), 0)] = 0
+    masks = [mask]
+    hips_y = people[:, [LEFT_HIP, RIGHT_HIP], 1]
+    if np.isfinite(hips_y).any():  # the runner may be out of view in this pair
+        ground = mask.copy()
+        ground[:max(int(np.nanmin(hips_y)), 0)] = 0
+        masks.append(ground)
     per_s = 1.0 / scale / ((b.t_ms - a.t_ms) / 1000.0)
-    return tuple(None if shift is None else shift * per_s
-                 for shift in (pair_shift_px(gray[0], gray[1], m) for m in (mask, ground)))
+    shifts = [pair_shift_px(gray[0], gray[1], m) for m in masks] + [None] * (2 - len(masks))
+    return tuple(None if shift is None else shift * per_s for shift in shifts)
