@@ -559,7 +559,7 @@ def step_table(contacts: list[dict]) -> list[dict]:
         rows.append({"step": i + 1, "foot": c["foot"], "time (s)": round(c["time_s"], 2),
                      "strike": c["strike"],
                      "foot pitch (°)": None if c.get("foot_pitch_deg") is None else round(c["foot_pitch_deg"], 1),
-                     "contact time (s)": round(c["contact_time_s"], 3),
+                     "contact time (s)": None if c["contact_time_s"] is None else round(c["contact_time_s"], 3),
                      "step length (L)": c.get("step_length_leg"),
                      "step time (s)": None if step_s is None else round(step_s, 3),
                      "cadence (steps/min)": None if not step_s else round(60.0 / step_s)})

@@ -10,7 +10,7 @@ from . import __version__
 from . import kinematics as K
 from .coach import coach
 from .config import Thresholds
-from .gait import FEET, SceneryProbe, analyse_gait
+from .gait import FEET, SceneryProbe, analyse_gait, contact_times
 from .pose import PoseSeries
 from .report import Report, metric_summary
 from .rules import Evidence, judge, score
@@ -74,13 +74,12 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
 def _contact_dict(c, pose: PoseSeries) -> dict:
     return {"foot": c.foot, "frame": int(pose.frame_index[c.frame]), "time_s": round(c.time_s, 4),
             "strike": c.strike, "foot_pitch_deg": None if c.foot_pitch_deg is None else round(c.foot_pitch_deg, 2),
-            "contact_time_s": round(c.contact_time_s, 4),
+            "contact_time_s": None if c.contact_time_s is None else round(c.contact_time_s, 4),
             "step_length_leg": None if c.step_length_leg is None else round(c.step_length_leg, 3)}
 
 
 def _metrics(ev: Evidence) -> dict:
     g = ev.gait
-    contact_times = [c.contact_time_s for c in g.contacts]
     hips_up = -K.hip_mid(ev.pose)[:, 1] / g.leg_length_px
     bounce = [np.nanmax(hips_up[a.frame:b.frame]) - np.nanmin(hips_up[a.frame:b.frame])
               for a, b in zip(g.contacts[:-1], g.contacts[1:]) if b.frame - a.frame >= 2]
@@ -88,7 +87,7 @@ def _metrics(ev: Evidence) -> dict:
         "trunk_lean_deg": metric_summary(ev.trunk_lean, "deg"),
         "elbow_angle_deg": metric_summary(ev.elbow, "deg"),
         "step_length_leg": metric_summary(g.step_length_leg, "leg lengths"),
-        "contact_time_s": metric_summary(contact_times, "s"),
+        "contact_time_s": metric_summary(contact_times(g.contacts), "s"),
         "vertical_oscillation_leg": metric_summary(bounce, "leg lengths"),
         "duty_factor": None if g.duty_factor is None else round(g.duty_factor, 3),
     }

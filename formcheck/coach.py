@@ -22,6 +22,7 @@ import numpy as np
 
 from . import pose as P
 from .config import Thresholds
+from .gait import contact_times
 from .kinematics import SIDE, fps_of
 from .rules import CAUTION, FAIL, Evidence, Finding
 
@@ -259,7 +260,8 @@ def confidence_factors(ev: Evidence) -> dict:
     """The per-clip ingredients of confidence (each 0..1, 1 = no doubt)."""
     pose = ev.pose
     fps = fps_of(pose.t_ms) if len(pose) > 1 else 0.0
-    contact = np.median([c.contact_time_s for c in ev.gait.contacts]) if ev.gait.contacts else 0.25
+    times = contact_times(ev.gait.contacts)
+    contact = np.median(times) if times else 0.25
     frame_share = (1.0 / fps) / max(contact, 0.05) if fps > 0 else 1.0
     cv = leg_length_variation(ev)
     return {

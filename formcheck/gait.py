@@ -1,15 +1,18 @@
 """Gait events and step metrics, direction-free (pure numpy).
 
-A foot is in stance when its lowest point is on the ground line AND it moves
-backward relative to the pelvis (opposite to travel). The second condition is
-what separates a dragging swing foot from a planted one, and it holds on a
-treadmill and overground alike. Nothing here assumes forward running.
+Each step is anchored on the legs' fore-aft swing, the clearest signal a side view has of
+the feet: a foot lands just after it is farthest ahead of the pelvis in the direction of
+travel, once it slides back against travel at the running (or belt) speed, and lifts just
+before it is farthest behind. Sliding back, not height, separates a planted foot from a
+dragging swing foot, and it holds on a treadmill and overground alike. Where the legs show
+no steady rhythm, stances come from height and sliding together. Nothing here assumes
+forward running.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -26,9 +29,9 @@ SceneryProbe = Callable[[PoseSeries, float], "float | None"]
 class Contact:
     foot: str
     frame: int  # index into the pose series
-    toe_off: int  # last stance frame
+    toe_off: int  # last stance frame (estimated from the typical stance when not seen)
     time_s: float
-    contact_time_s: float
+    contact_time_s: float | None  # None: the take-off was not seen clearly (clip end, landmarks lost)
     strike: str  # forefoot | flat | heel | uncertain
     foot_pitch_deg: float | None
     x_px: float  # lowest foot point at contact, image x
@@ -216,10 +219,19 @@ def _strike(pitch: np.ndarray, point_heights: np.ndarray, start: int, flat_pitch
 
 
 def find_contacts(pose: PoseSeries, stance: np.ndarray, point_heights: np.ndarray, facing: int) -> list[Contact]:
+    """One contact per run of the stance mask: the fallback when the legs show no steady rhythm."""
+    runs = [[(a, b) for a, b in _runs(stance[:, col]) if a > 0] for col in range(2)]  # a run at frame 0 has no touch-down
+    return _drop_double_contacts(_contacts(pose, runs, point_heights, facing))
+
+
+def _contacts(pose: PoseSeries, stances: list[list[tuple[int, int]]], point_heights: np.ndarray,
+              facing: int, unseen_lift: set[int] = frozenset()) -> list[Contact]:
+    """Contacts from each foot's (touch-down, first airborne frame) pairs, with the strike judged.
+    Touch-downs in ``unseen_lift`` get no contact time."""
     t = pose.t_s
     contacts = []
     for col, side in enumerate(FEET):
-        runs = [(a, b) for a, b in _runs(stance[:, col]) if a > 0]  # a run at frame 0 has no touch-down
+        runs = stances[col]
         pitch = foot_pitch_deg(pose, side, facing)
         mids = [pitch[a + (b - a) // 3: b - (b - a) // 3] for a, b in runs]
         flat = float(np.nanmedian(np.concatenate(mids))) if mids else float("nan")
@@ -229,10 +241,124 @@ def find_contacts(pose: PoseSeries, stance: np.ndarray, point_heights: np.ndarra
             # a stance of n frames lasts n frame intervals: up to the first airborne frame
             duration = t[b] - t[a] if b < len(t) else (b - a) * np.median(np.diff(t))
             strike, rel = _strike(pitch, point_heights[:, col], a, flat, vis[a] > 0.5)
-            contacts.append(Contact(side, a, b - 1, float(t[a]), float(duration), strike, rel,
+            contacts.append(Contact(side, a, b - 1, float(t[a]), None if a in unseen_lift else float(duration),
+                                    strike, rel,
                                     float(np.nanmean(pose.xy[a, [s["heel"], s["toe"]], 0]))))
     contacts.sort(key=lambda c: c.frame)
-    return _drop_double_contacts(contacts)
+    return contacts
+
+
+def foot_reach(pose: PoseSeries, leg_px: float, travel: int) -> np.ndarray:
+    """(T, 2) how far each foot is ahead of the pelvis in the direction of travel, in L.
+
+    The legs' fore-aft swing is the strongest, steadiest signal a side view has of the
+    feet (half a leg length or more each way, against landmark noise of a few hundredths),
+    so it anchors every step even where the foot's height is lost in blur.
+    """
+    hx = hip_mid(pose)[:, 0]
+    out = np.full((len(pose), 2), np.nan)
+    for col, side in enumerate(FEET):
+        s = SIDE[side]
+        out[:, col] = (np.nanmean(pose.xy[:, [s["heel"], s["toe"]], 0], axis=1) - hx) * travel / leg_px
+    return out
+
+
+REACH_PROMINENCE = 0.3  # of the foot's fore-aft range: a swing, not landmark jitter
+PLANT_SPEED = 0.4  # of the stance's top sliding-back speed: the foot has stopped over the ground
+ONE_STEP_APART = 0.35  # of the stride (a step is half of it): no two touch-downs closer
+SAME_FOOT_APART = 0.6  # of the stride: no foot lands twice closer
+SHORTEST_STANCE = 0.4  # of the clip's typical stance
+
+
+def phase_locked_contacts(pose: PoseSeries, reach: np.ndarray, vrel: np.ndarray, travel: int,
+                          stride_s: float, point_heights: np.ndarray, facing: int) -> list[Contact]:
+    """Contacts anchored on the legs' swing: each foot lands just after it is farthest ahead
+    and lifts just before it is farthest behind.
+
+    In late swing the foot swings back under the body; at touch-down it stops over the ground,
+    so relative to the pelvis it slides back at the running (or belt) speed. Touch-down is the
+    first frame after the forward extreme at which it slides back at a good part of that
+    stance's top speed; toe-off, the same seen backward in time. Speeds and spacings are the
+    stance's own, so a speed ramp (slow motion in the middle of a clip) keeps its contacts.
+    """
+    landings = []
+    for col in range(2):
+        landings += _landings(reach[:, col], vrel[:, col] * travel, col, stride_s * fps_of(pose.t_ms))
+    kept = _one_per_step(sorted(landings))
+    typical = int(np.median([c.up - c.down for c in kept if c.up is not None] or [1]))
+    # a stance far shorter than the others is a take-off lost in a landmark swap, not a hop
+    unseen = {c.down for c in kept if c.up is None or c.up - c.down < SHORTEST_STANCE * typical}
+    stances = [[(c.down, min(len(pose), c.down + typical) if c.down in unseen else c.up)
+                for c in kept if c.col == col] for col in range(2)]
+    return _contacts(pose, stances, point_heights, facing, unseen)
+
+
+class _Landing(NamedTuple):
+    down: int  # touch-down frame
+    prominence: float  # of the forward extreme it follows, in L: how clear the swing is
+    col: int  # foot
+    up: int | None  # first airborne frame, None if the clip ends first
+    stride_frames: float  # the foot's own stride here
+
+
+def _landings(reach: np.ndarray, back_speed: np.ndarray, col: int, stride_frames: float) -> list[_Landing]:
+    """One foot's touch-downs and take-offs. ``back_speed`` is negative while it slides back."""
+    if np.isfinite(reach).sum() < 5:
+        return []
+    r = np.where(np.isfinite(reach), reach, np.nanmedian(reach))
+    prominence = REACH_PROMINENCE * (np.percentile(r, 95) - np.percentile(r, 5))
+    spacing = max(1, int(0.1 * stride_frames))
+    ahead, prominences = _extremes(r, spacing, prominence)
+    gaps = np.diff(ahead)
+    out = []
+    for i, (p, prom) in enumerate(zip(ahead, prominences)):
+        local = float(np.median(gaps[max(0, i - 2):i + 2])) if len(gaps) >= 3 else stride_frames
+        # the stance ends before the foot is farthest behind, on its way to the next forward extreme
+        stop = ahead[i + 1] if i + 1 < len(ahead) else min(len(r), p + int(round(local)))
+        end = p + int(np.argmin(r[p:stop])) + 1
+        landing = _first_planted(back_speed[p:end])
+        if landing is None or (p == 0 and landing == 0):  # the latter: planted when the clip starts
+            continue
+        down = p + landing
+        seen_lift = end < len(r)  # the clip may end with the foot still sliding back
+        up = end - _first_planted(back_speed[down:end][::-1]) if seen_lift else None
+        out.append(_Landing(down, float(prom), col, up, local))
+    return out
+
+
+def _extremes(r: np.ndarray, spacing: int, prominence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of ``r`` and their prominences, the clip's first and last frames included: mirrored
+    at its ends, a swing cut by the clip's start still shows its extreme."""
+    from scipy.signal import find_peaks
+
+    pad = min(len(r) - 1, 6 * spacing)  # past the next extreme the other way, half a stride on
+    peaks, props = find_peaks(np.pad(r, pad, mode="reflect"), distance=spacing, prominence=prominence)
+    inside = (peaks >= pad) & (peaks < len(r) + pad)
+    return peaks[inside] - pad, props["prominences"][inside]
+
+
+def _one_per_step(landings: list[_Landing]) -> list[_Landing]:
+    """Of touch-downs too close to both be real, the one with the clearer swing: a left/right
+    swap of the landmarks shows one landing on both feet, a wobble in late swing two on one."""
+    kept: list[_Landing] = []
+    for c in landings:
+        prior = [kept[-1]] if kept else []
+        prior += [k for k in reversed(kept) if k.col == c.col][:1]
+        clash = [k for k in prior if c.down - k.down
+                 < (SAME_FOOT_APART if k.col == c.col else ONE_STEP_APART) * min(c.stride_frames, k.stride_frames)]
+        if not clash:
+            kept.append(c)
+        elif all(c.prominence > k.prominence for k in clash):
+            kept = [k for k in kept if k not in clash] + [c]
+    return kept
+
+
+def _first_planted(v: np.ndarray) -> int | None:
+    """Index of the first frame sliding back at PLANT_SPEED of the segment's top speed."""
+    if not np.isfinite(v).any() or np.nanmin(v) >= 0:
+        return None
+    planted = np.flatnonzero(v < PLANT_SPEED * np.nanmin(v))
+    return int(planted[0])
 
 
 def _drop_double_contacts(contacts: list[Contact]) -> list[Contact]:
@@ -246,7 +372,7 @@ def _drop_double_contacts(contacts: list[Contact]) -> list[Contact]:
         min_gap = 0.6 * np.median(np.diff([c.time_s for c in own]))
         for c in own:
             if kept and kept[-1].foot == foot and c.time_s - kept[-1].time_s < min_gap:
-                if c.contact_time_s > kept[-1].contact_time_s:
+                if (c.contact_time_s or 0.0) > (kept[-1].contact_time_s or 0.0):
                     kept[-1] = c
                 continue
             kept.append(c)
@@ -473,12 +599,18 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
     travel = travel_sign(heights, vrel)
     stance = stance_mask(heights, vrel, travel, pose.t_s)
     contacts = find_contacts(pose, stance, point_heights, facing) if travel else []
+    swing = swing_stride_time(pose)
+    rhythm = swing or stride_time(contacts)
+    if travel and rhythm is not None:
+        locked = phase_locked_contacts(pose, foot_reach(pose, leg_px, travel), vrel, travel, rhythm,
+                                       point_heights, facing)
+        if len(locked) >= 3:
+            contacts, stance = locked, _stance_of(locked, len(pose))
     gait = Gait(facing=facing, travel=travel, direction=classify_direction(facing, travel),
                 setting=classify_setting(pose, stance, vrel, leg_px, travel, scenery), gait_type="unknown",
                 leg_length_px=leg_px, near_side=near_side, contacts=contacts, stance=stance,
                 foot_height_leg=heights)
     stride = stride_time(contacts)
-    swing = swing_stride_time(pose)
     if swing is not None and (stride is None or abs(stride / swing - 1.0) > 0.25):
         stride = swing  # contacts missed (blur, feet at the frame's edge): the legs' swing still shows the rhythm
     if stride is not None:
@@ -490,8 +622,10 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
         return gait
     gait.stride_time_s = stride
     gait.cadence_spm = 120.0 / stride
-    gait.duty_factor = float(np.median([c.contact_time_s for c in contacts]) / stride)
-    gait.gait_type = classify_gait(pose, leg_px, travel, stride, contacts, gait.duty_factor, gait.cadence_spm)
+    times = contact_times(contacts)
+    duty = float(np.median(times)) / stride if times else float("nan")
+    gait.duty_factor = duty if np.isfinite(duty) else None
+    gait.gait_type = classify_gait(pose, leg_px, travel, stride, contacts, duty, gait.cadence_spm)
     gait.slow_motion_factor = slow_motion_factor(gait.gait_type, gait.cadence_spm)
     gait.belt_speed_leg_s = float(np.nanmedian(np.abs(vrel[mid_stance(stance)])))
     fill_step_lengths(contacts, vrel, stance, stride)  # per step, for the step table
@@ -499,6 +633,19 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
     # distance per step = belt (or running) speed x step time.
     gait.step_length_leg = np.array([gait.belt_speed_leg_s * stride / 2])
     return gait
+
+
+def contact_times(contacts: list[Contact]) -> list[float]:
+    """The contact times that were measured."""
+    return [c.contact_time_s for c in contacts if c.contact_time_s is not None]
+
+
+def _stance_of(contacts: list[Contact], frames: int) -> np.ndarray:
+    """(T, 2) the stance mask the contacts span."""
+    stance = np.zeros((frames, 2), bool)
+    for c in contacts:
+        stance[c.frame:c.toe_off + 1, FEET.index(c.foot)] = True
+    return stance
 
 
 def fill_step_lengths(contacts: list[Contact], vrel: np.ndarray, stance: np.ndarray, stride: float) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import pose as P
 from .config import Thresholds
-from .gait import FEET, Gait
+from .gait import FEET, Gait, contact_times
 from .kinematics import SIDE, _runs, hip_mid, midpoint
 from .pose import PoseSeries
 
@@ -386,7 +386,7 @@ def contact_time(ev: Evidence, th: Thresholds) -> Finding:
     title, unit = "Ground contact time", "s"
     fps = 1000.0 / max(np.median(np.diff(ev.pose.t_ms)), 1e-3) if len(ev.pose) > 1 else 30.0
     target = f"descriptive (±{1 / fps:.3f} s at {fps:.0f} fps)"
-    times = [c.contact_time_s for c in ev.gait.contacts]
+    times = contact_times(ev.gait.contacts)
     if not times:
         return unknown("contact_time", title, unit, target, "No foot contacts found.")
     value = float(np.median(times))

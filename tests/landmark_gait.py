@@ -2,7 +2,8 @@
 
 Used to test kinematics, gait events and rules in isolation: stance feet move
 against travel relative to the pelvis (treadmill) or stay planted (overground),
-legs follow by two-link inverse kinematics.
+swing feet reach out and swing back onto the landing point as real ones do, legs
+follow by two-link inverse kinematics.
 """
 
 from __future__ import annotations
@@ -53,6 +54,20 @@ def _ik_knee(hip, ankle, thigh, shank, facing):
     return base + sign * h * perp
 
 
+LANDING_SPEED = 0.6  # of the stance's sliding-back speed, reached in late swing as the foot retracts
+
+
+def _swing_reach(s: np.ndarray, duty: float) -> np.ndarray:
+    """Foot position ahead of the pelvis through swing (s: 0 at toe-off, 1 at touch-down), in half
+    the stance travel: it carries on back a little after toe-off, swings through, reaches out past
+    the landing point and swings back onto it (late-swing retraction), so the foot's speed relative
+    to the pelvis has no jumps. A cubic Hermite from -1 to +1 with the stance's slope at toe-off."""
+    stance_slope = -2.0 * (1 - duty) / duty  # the stance's d(reach)/ds, in swing phase units
+    m0, m1 = stance_slope, LANDING_SPEED * stance_slope
+    return (-(2 * s**3 - 3 * s**2 + 1) + (-2 * s**3 + 3 * s**2)
+            + m0 * (s**3 - 2 * s**2 + s) + m1 * (s**3 - s**2))
+
+
 def make_series(g: Gait2D) -> PoseSeries:
     n = int(round(g.duration_s * g.fps))
     t = np.arange(n) / g.fps
@@ -76,7 +91,7 @@ def make_series(g: Gait2D) -> PoseSeries:
         half = speed * stance_len / 2  # stance foot travels 2*half relative to the pelvis
         in_stance = phase < g.duty
         s = np.where(in_stance, phase / g.duty, (phase - g.duty) / (1 - g.duty))
-        rel = np.where(in_stance, g.travel * half * (1 - 2 * s), g.travel * half * (2 * s - 1))
+        rel = g.travel * half * np.where(in_stance, 1 - 2 * s, _swing_reach(s, g.duty))
         lift = np.where(in_stance, 0.0, 0.15 * L * np.sin(np.pi * s))
         ankle = np.stack([hip[:, 0] + rel, ground - 0.06 * L - lift], axis=1)
         # pitch ramps to the strike pitch over the last 15 % of swing and back to flat

@@ -79,7 +79,9 @@ def test_contacts_are_plausible(forward):
     contacts = report.contacts
     # 12 s at ~169 steps/min is ~34 steps; the far foot is partly hidden by the console
     assert len(contacts) >= 20
-    times = [c["contact_time_s"] for c in contacts]
+    # a take-off lost in a left/right swap of the landmarks gives no contact time, not a wrong one
+    times = [c["contact_time_s"] for c in contacts if c["contact_time_s"] is not None]
+    assert len(times) >= 0.8 * len(contacts)
     assert all(0.1 <= t <= 0.45 for t in times)
     assert {c["foot"] for c in contacts} == {"left", "right"}
 
