@@ -39,6 +39,7 @@ import streamlit as st
 
 from formcheck import __version__
 from formcheck.config import Thresholds, load_thresholds
+from formcheck.cues import CUES, editable_thresholds
 from formcheck.errors import ConfigError, FormcheckError, InputError, VideoError
 from formcheck.html_report import build_html
 from formcheck.native_logs import filter_native_logs
@@ -58,16 +59,6 @@ STATUS_STYLE = {  # status -> (label, streamlit colour, hex)
     "fail": ("FAIL", "red", "#d33c3c"),
     "unknown": ("UNKNOWN", "gray", "#8a8a8a"),
 }
-# The thresholds a user can edit in the sidebar (the rest come from a TOML file or the defaults).
-EDITABLE = [
-    ("trunk_lean_pass", "Trunk lean, pass band (°)", (-10.0, 40.0)),
-    ("elbow_pass", "Elbow angle, pass band (°)", (30.0, 180.0)),
-    ("cadence_pass", "Cadence, pass from (steps/min)", (100.0, 240.0)),
-    ("cadence_caution", "Cadence, caution from (steps/min)", (100.0, 240.0)),
-    ("step_length_pass", "Step length, pass up to (leg lengths)", (0.2, 2.0)),
-    ("overreach_pass", "Overreach, pass up to (leg lengths)", (0.0, 1.0)),
-    ("oscillation_pass", "Hip bounce, pass up to (leg lengths)", (0.0, 0.5)),
-]
 
 
 def sample_dir() -> Path:
@@ -144,7 +135,8 @@ def _threshold_settings() -> tuple[Thresholds, str | None]:
             error = str(exc)
             st.error(error)
     overrides = {}
-    for name, label, (lo, hi) in EDITABLE:
+    for editable in editable_thresholds():
+        name, label, lo, hi = editable.name, editable.label, editable.low, editable.high
         default = getattr(base, name)
         key = f"th_{name}_{tag}"  # new widgets (with the file's values) when another file is loaded
         if isinstance(default, tuple):
@@ -571,8 +563,6 @@ def score_figure(findings, score: int | None):
     """Where each cue landed (fail / caution / pass), and the score they add up to."""
     import matplotlib.pyplot as plt
 
-    from formcheck.rules import NOT_SCORED
-
     position = {"fail": 0.0, "caution": 0.5, "pass": 1.0}
     fig, ax = plt.subplots(figsize=(6, 0.3 * len(findings) + 1.0), layout="constrained")
     for y, f in enumerate(reversed(findings)):
@@ -581,7 +571,7 @@ def score_figure(findings, score: int | None):
             ax.scatter([position[f.status]], [y], s=90, color=STATUS_STYLE[f.status][2], zorder=3)
         else:
             ax.text(0.5, y, "not judged", ha="center", va="center", fontsize=7, color="#777777")
-        if f.id in NOT_SCORED:
+        if not CUES[f.id].scored:
             ax.text(1.06, y, "not scored", va="center", fontsize=6, color="#777777")
     ax.set_yticks(range(len(findings)), [f.title for f in reversed(findings)], fontsize=7)
     ax.set_xticks([0, 0.5, 1], ["fail", "caution", "pass"], fontsize=8)

@@ -22,86 +22,15 @@ import numpy as np
 
 from . import pose as P
 from .config import Thresholds
+from .cues import CUES
 from .gait import contact_times
 from .kinematics import SIDE, fps_of
 from .rules import CAUTION, FAIL, Evidence, Finding
 
 MAX_FIXES = 3
 
-BODY_PART = {
-    "trunk_lean": "trunk", "trunk_stability": "trunk",
-    "elbow_angle": "arms", "arm_leg_opposition": "arms",
-    "cadence": "legs", "step_length": "legs", "overreach": "legs", "forefoot_contact": "legs",
-    "heel_drag": "legs", "vertical_oscillation": "legs",
-    "head_check": "head",
-}
-NOT_FIXES = {"direction", "contact_time"}
-
-# rule id -> (why it matters for backward running, drill)
-ADVICE = {
-    "trunk_lean": (
-        "Leaning back puts your weight behind your feet, toward ground you cannot see: you lose balance "
-        "easily and load the lower back. A slight lean toward the chest keeps you over the forefoot.",
-        "Planks and side planks, 3 x 30 s each, 2-3 times a week, to hold the trunk in a slight forward lean."),
-    "trunk_stability": (
-        "A rocking trunk shifts your balance every step, and balance matters more when you cannot see "
-        "where you are going.",
-        "Side planks (3 x 20-30 s a side) and Russian twists (3 x 15 a side) for a quiet, braced core."),
-    "elbow_angle": (
-        "Bent, relaxed arms (about 90°) swing quickly and help you keep balance and rhythm; straight or "
-        "clenched arms slow the swing and tense the shoulders.",
-        "Standing arm-swing drill: elbows at 90°, hands loose, 3 x 30 s; add Russian twists (3 x 15 a side) "
-        "for trunk rotation control."),
-    "arm_leg_opposition": (
-        "Each arm swinging with the opposite leg balances the rotation of the hips; same-side swing "
-        "makes you twist and wobble.",
-        "Walk backwards slowly with an exaggerated opposite-arm swing, 3 x 30 s, then jog; Russian twists "
-        "(3 x 15 a side) for rotation control."),
-    "cadence": (
-        "Quick, short steps keep your feet under you, so you can stop or react quickly and the knee "
-        "takes less load per step.",
-        "Calf raises (3 x 15) for springy ankles; jog backwards counting quick light steps for 20 s at a time."),
-    "step_length": (
-        "Long steps backward reach into ground you cannot see and raise the load on knee and ankle at "
-        "landing; short steps keep you balanced.",
-        "Reverse lunges (3 x 10 a leg) for control over the landing leg; jog backwards with deliberately short steps."),
-    "overreach": (
-        "A foot that lands far behind the hips brakes every step and loads the knee; landing close "
-        "under the body keeps the knee-friendly benefit of backward running.",
-        "Reverse lunges (3 x 10 a leg), then 20 s jogs placing the foot just behind the hips."),
-    "forefoot_contact": (
-        "Backward running lands on the front of the foot so the calf absorbs the landing; a heel landing "
-        "backwards jars the knee and is easy to trip on.",
-        "Calf raises (3 x 15, slow down), then walk backwards on the balls of the feet for 1 min."),
-    "heel_drag": (
-        "A dragging heel catches on uneven ground, and going backwards you will not see the kerb or "
-        "root that trips you.",
-        "Hip bridges (3 x 12) and reverse lunges (3 x 10 a leg); walk backwards lifting the feet a little higher."),
-    "vertical_oscillation": (
-        "Bouncing wastes energy and makes each landing harder on the knees; stay low and push back "
-        "along the ground.",
-        "Hip bridges (3 x 12) and calf raises (3 x 15) for a strong, quiet push."),
-    "head_check": (
-        "You cannot see where you are going: a glance over the shoulder every 20 s or so keeps you "
-        "safe from obstacles and other people.",
-        "On every walk-backwards interval, glance over alternating shoulders every 10 steps, then face forward again."),
-}
 STRETCHES = ["hamstrings", "calves", "hip flexors"]
 STRETCH_NOTE = "After the run, stretch hamstrings, calves and hip flexors, about 30 s each side."
-
-# landmarks each rule reads (near side is filled in per runner)
-_ARM = ("shoulder", "elbow", "wrist")
-_LEG = ("hip", "knee", "ankle")
-_FOOT = ("ankle", "heel", "toe")
-LANDMARKS = {
-    "trunk_lean": ["shoulders", "hips"], "trunk_stability": ["shoulders", "hips"],
-    "elbow_angle": _ARM, "arm_leg_opposition": ("shoulder", "elbow", "ankle", "hip"),
-    "cadence": _FOOT, "step_length": _FOOT + ("hip",), "overreach": _FOOT + ("hip",),
-    "forefoot_contact": ("heel", "toe"), "heel_drag": ("heel", "toe"), "vertical_oscillation": ("hip",) + _FOOT,
-    "head_check": ["head"], "direction": _FOOT, "contact_time": _FOOT,
-}
-TIMING_RULES = {"forefoot_contact", "overreach", "heel_drag", "contact_time", "step_length", "cadence", "direction"}
-
 
 @dataclass
 class Fix:
@@ -158,35 +87,14 @@ class Coaching:
 
 
 # ---------------------------------------------------------------------------
-# Severity: how far outside the pass band, in units of the band's tolerance.
-# Two-sided bands use their own width; one-sided ones the margin from pass to fail.
-
-
-def _outside(value: float, lo: float, hi: float) -> float:
-    return max(lo - value, value - hi, 0.0)
+# Ranking
 
 
 def severity(f: Finding, th: Thresholds) -> float:
-    v = f.value
-    if v is None or not np.isfinite(v):
-        return 0.0
-    lo, hi = th.trunk_lean_pass
-    e_lo, e_hi = th.elbow_pass
-    table = {
-        "trunk_lean": lambda: _outside(v, lo, hi) / (hi - lo),
-        "trunk_stability": lambda: max(v - th.trunk_range_pass, 0) / (th.trunk_range_fail - th.trunk_range_pass),
-        "elbow_angle": lambda: _outside(v, e_lo, e_hi) / (e_hi - e_lo),
-        "arm_leg_opposition": lambda: max(th.opposition_r_pass - v, 0) / max(th.opposition_r_pass - th.same_side_r_fail, 1e-6),
-        "cadence": lambda: max(th.cadence_pass - v, 0) / (th.cadence_pass - th.cadence_caution),
-        "step_length": lambda: max(v - th.step_length_pass, 0) / (th.step_length_caution - th.step_length_pass),
-        "overreach": lambda: max(v - th.overreach_pass, 0) / (th.overreach_caution - th.overreach_pass),
-        "forefoot_contact": lambda: max(th.forefoot_pitch_pass - v, 0) / (th.forefoot_pitch_pass - th.heel_pitch_fail),
-        "heel_drag": lambda: max(v - th.drag_fraction_fail, 0) / th.drag_fraction_fail,
-        "vertical_oscillation": lambda: max(v - th.oscillation_pass, 0) / (th.oscillation_caution - th.oscillation_pass),
-        "head_check": lambda: max(1.0 - v, 0.0),
-    }
-    s = table[f.id]() if f.id in table else 0.0
-    # a status outside pass always counts as at least a little outside (e.g. trunk SD, look-back fraction)
+    """How far outside the pass band (cues.Cue.outside), and at least a little for a status
+    outside pass (e.g. trunk SD, look-back fraction)."""
+    v, spec = f.value, CUES.get(f.id)
+    s = 0.0 if v is None or not np.isfinite(v) or spec is None or spec.outside is None else spec.outside(v, th)
     floor = {FAIL: 1.0, CAUTION: 0.25}.get(f.status, 0.0)
     return float(max(s, floor))
 
@@ -198,14 +106,14 @@ def rank_fixes(findings: list[Finding], th: Thresholds | None = None, confidence
     confidence = confidence or {}
     candidates = []
     for f in findings:
-        if f.id in NOT_FIXES or f.id not in BODY_PART or f.status not in (CAUTION, FAIL):
+        spec = CUES.get(f.id)
+        if spec is None or spec.body_part is None or f.status not in (CAUTION, FAIL):
             continue
         sev = severity(f, th)
         conf = float(confidence.get(f.id, 1.0))
         priority = (sev + (1.0 if f.status == FAIL else 0.0)) * conf
-        why, drill = ADVICE[f.id]
-        candidates.append(Fix(f.id, f.title, f.status, BODY_PART[f.id], sev, conf, priority, f.value, f.unit,
-                              f.target, f.cue, why, drill, list(f.frames)))
+        candidates.append(Fix(f.id, f.title, f.status, spec.body_part, sev, conf, priority, f.value, f.unit,
+                              f.target, f.cue, spec.why, spec.drill, list(f.frames)))
     candidates.sort(key=lambda x: -x.priority)
     fixes, parts = [], set()
     for fix in candidates:
@@ -301,10 +209,11 @@ def finding_confidence(ev: Evidence, findings: list[Finding], factors: dict | No
     for f in findings:
         if f.status == "unknown":
             continue
-        ids = _landmark_ids(LANDMARKS.get(f.id, _FOOT), ev.gait.near_side)
+        spec = CUES[f.id]
+        ids = _landmark_ids(spec.landmarks, ev.gait.near_side)
         vis = float(np.mean(ev.pose.visibility[seen][:, ids])) if seen.any() else 0.0
         c = _clip01((vis - 0.3) / 0.6)
-        if f.id in TIMING_RULES:
+        if spec.timing:
             c *= factors["timing"]
         c *= factors["camera"]
         c *= _clip01(factors["detected"] / 0.8, lo=0.2)

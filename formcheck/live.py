@@ -30,6 +30,7 @@ import numpy as np
 from . import pose as P
 from .analysis import analyse_pose
 from .config import Thresholds
+from .cues import CUES
 from .errors import CameraError, InputError, NoPersonError
 from .intervals import IntervalTimer, TimerState, activity_check
 from .pose import N_LANDMARKS, PoseEstimator, PoseSeries
@@ -47,8 +48,6 @@ RESAMPLE_FPS = 30.0  # the analysis sees the pose on this uniform grid (see resa
 MAX_GAP_S = 0.25  # longer gaps between processed frames are left empty, not interpolated
 KEY_FRAME_EVERY_S = 30.0  # a still of the runner for the history this often while judging (the last 3 kept)
 KEY_FRAME_WIDTH = 480
-# Cues that need longer than a rolling window, or only describe: not shown as live lights.
-LIVE_HIDDEN = {"contact_time", "head_check"}
 
 
 @dataclass
@@ -360,7 +359,7 @@ class LiveSession:
         if report is None:
             findings = []
         else:
-            findings = [f for f in report.rules if f.id not in LIVE_HIDDEN]
+            findings = [f for f in report.rules if CUES[f.id].live]
         title = f"live: {report.direction} {report.gait_type}" if report else "live"
         with self._lock:
             timer, on_plan, plan_check = stats.timer, stats.on_plan, stats.plan_check

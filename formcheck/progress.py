@@ -17,18 +17,11 @@ from dataclasses import asdict, dataclass, replace
 
 from .coach import severity
 from .config import Thresholds
+from .cues import CUES
 from .rules import Finding
 
 BETTER, WORSE, SAME, NOT_COMPARABLE = "better", "worse", "about the same", "not comparable"
 STATUS_RANK = {"fail": 0, "caution": 1, "pass": 2}
-# The smallest change worth calling a change (about the measurement's own wobble between clips).
-MEANINGFUL = {"trunk_lean": 2.0, "trunk_stability": 1.0, "elbow_angle": 5.0, "arm_leg_opposition": 0.05,
-              "cadence": 3.0, "step_length": 0.03, "overreach": 0.03, "forefoot_contact": 2.0, "heel_drag": 0.05,
-              "vertical_oscillation": 0.01, "head_check": 0.5, "contact_time": 0.02}
-# Which way is better inside the pass band: +1 higher, -1 lower, 0 closer to the band's middle.
-GOOD_WAY = {"cadence": 1, "arm_leg_opposition": 1, "forefoot_contact": 1, "head_check": 1,
-            "step_length": -1, "overreach": -1, "heel_drag": -1, "vertical_oscillation": -1, "trunk_stability": -1,
-            "trunk_lean": 0, "elbow_angle": 0}
 CADENCE_TOLERANCE_SPM = 2.0  # cadence measurements of two clips differ by about this much
 
 
@@ -53,11 +46,6 @@ def _finding(rule: dict) -> Finding:
                    rule.get("unit", ""), rule.get("target", ""), rule.get("cue", ""))
 
 
-def _band_middle(rule_id: str, th: Thresholds) -> float | None:
-    band = {"trunk_lean": th.trunk_lean_pass, "elbow_angle": th.elbow_pass}.get(rule_id)
-    return None if band is None else (band[0] + band[1]) / 2
-
-
 def _distance_outside(f: Finding, th: Thresholds) -> float:
     """How far outside the pass band, without the status floor ``severity`` adds for ranking."""
     return severity(replace(f, status="pass"), th)
@@ -71,21 +59,21 @@ def cue_verdict(before: Finding, after: Finding, th: Thresholds | None = None) -
         return NOT_COMPARABLE
     if STATUS_RANK[after.status] != STATUS_RANK[before.status]:
         return BETTER if STATUS_RANK[after.status] > STATUS_RANK[before.status] else WORSE
-    if before.id not in GOOD_WAY:  # judged by status only (backward running, descriptive contact time)
+    spec = CUES.get(before.id)
+    if spec is None or spec.better is None:  # judged by status only (backward running, descriptive contact time)
         return SAME
-    tol = MEANINGFUL.get(before.id, 0.0)
+    tol = spec.meaningful_change
     sev_b, sev_a = _distance_outside(before, th), _distance_outside(after, th)
     if sev_b > 0 or sev_a > 0:  # outside the band: closer to it is better
         scale = abs(after.value - before.value)
         if scale < tol:
             return SAME
         return BETTER if sev_a < sev_b else WORSE if sev_a > sev_b else SAME
-    way = GOOD_WAY[before.id]
-    if way == 0:
-        middle = _band_middle(before.id, th)
+    if spec.better == 0:
+        middle = spec.band_middle(th)
         gain = abs(before.value - middle) - abs(after.value - middle)
     else:
-        gain = way * (after.value - before.value)
+        gain = spec.better * (after.value - before.value)
     return SAME if abs(gain) < tol else BETTER if gain > 0 else WORSE
 
 

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from . import pose as P
+from .cues import CUES
 from .kinematics import SIDE
 from .rules import Evidence, Finding
 
@@ -29,7 +30,7 @@ class Annotator:
 
     def __init__(self, evidence: Evidence, findings: list[Finding], title: str = ""):
         self.ev = evidence
-        self.findings = [f for f in findings if f.id != "contact_time"]
+        self.findings = [f for f in findings if CUES[f.id].on_video]
         self.title = title
         self._contacts_by_frame = {c.frame: c for c in evidence.gait.contacts}
         self._panels: dict[tuple, np.ndarray] = {}  # the panel's fixed lines, drawn once per layout

@@ -1,4 +1,4 @@
-"""One small function per coaching cue (RULES.md), each returning a Finding.
+"""One small function per coaching cue (RULES.md, cues.py), each returning a Finding.
 
 Rules read an ``Evidence`` bundle (clean pose, gait events, per-frame angles) and
 the ``Thresholds``; they never touch video or UI.
@@ -12,6 +12,7 @@ import numpy as np
 
 from . import pose as P
 from .config import Thresholds
+from .cues import CUES
 from .gait import FEET, Gait, contact_times
 from .kinematics import SIDE, _runs, hip_mid, midpoint
 from .pose import PoseSeries
@@ -54,6 +55,10 @@ class Evidence:
 
     def frames(self, series_idx) -> list[int]:
         return [int(self.pose.frame_index[i]) for i in series_idx]
+
+
+def _label(cue_id: str) -> tuple[str, str]:
+    return CUES[cue_id].title, CUES[cue_id].unit
 
 
 def unknown(id_: str, title: str, unit: str, target: str, why: str) -> Finding:
@@ -104,26 +109,27 @@ def _slow_motion_why(ev: Evidence) -> str:
 
 def direction(ev: Evidence, th: Thresholds) -> Finding:
     g = ev.gait
-    title, target = "Backward running", "facing opposite to travel, flight phase (duty < 0.5)"
+    title, unit = _label("direction")
+    target = "facing opposite to travel, flight phase (duty < 0.5)"
     if g.direction == "unknown" or g.gait_type not in ("run", "walk"):
         why = "Standing still: no steps to judge." if g.gait_type == "stand" else \
             "Could not tell which way the runner travels (too few clear steps)."
-        return unknown("direction", title, "", target, why)
+        return unknown("direction", title, unit, target, why)
     value = g.duty_factor
     if g.direction == "forward":
-        return Finding("direction", title, FAIL, value, "duty", target,
+        return Finding("direction", title, FAIL, value, unit, target,
                        "This clip shows forward motion: the form cues are for backward running.")
     if g.direction == "mixed":
-        return Finding("direction", title, CAUTION, value, "duty", target,
+        return Finding("direction", title, CAUTION, value, unit, target,
                        "The clip mixes backward and forward sections; only the backward parts are judged.")
     if g.gait_type == "walk":
-        return Finding("direction", title, CAUTION, value, "duty", target,
+        return Finding("direction", title, CAUTION, value, unit, target,
                        "Walking backward (no flight phase): fine for warm-up, the running cues apply once you jog.")
-    return Finding("direction", title, PASS, value, "duty", target, "Backward running detected.")
+    return Finding("direction", title, PASS, value, unit, target, "Backward running detected.")
 
 
 def trunk_lean(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Slight forward lean", "deg"
+    title, unit = _label("trunk_lean")
     lo, hi = th.trunk_lean_pass
     target = f"{lo:g}-{hi:g}° toward the chest"
     value = _median_of_stride_means(ev, ev.trunk_lean)
@@ -141,7 +147,7 @@ def trunk_lean(ev: Evidence, th: Thresholds) -> Finding:
 
 
 def trunk_stability(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Stable upper body", "deg range"
+    title, unit = _label("trunk_stability")
     target = f"lean range ≤ {th.trunk_range_pass:g}° per stride, SD ≤ {th.trunk_sd_pass:g}°"
     ranges = _per_stride(ev, ev.trunk_lean, lambda x: np.nanmax(x) - np.nanmin(x))
     sds = _per_stride(ev, ev.trunk_lean, np.nanstd)
@@ -159,7 +165,7 @@ def trunk_stability(ev: Evidence, th: Thresholds) -> Finding:
 
 
 def elbow_angle(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Elbows near 90°", "deg"
+    title, unit = _label("elbow_angle")
     lo, hi = th.elbow_pass
     target = f"{lo:g}-{hi:g}°"
     value = _median_of_stride_means(ev, ev.elbow)
@@ -188,7 +194,7 @@ def _corr(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def arm_leg_opposition(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Arms swing opposite to legs", "r"
+    title, unit = _label("arm_leg_opposition")
     target = f"contralateral r ≥ {th.opposition_r_pass:g}"
     pose, f = ev.pose, ev.gait.facing
     if ev.gait.gait_type not in ("run", "walk"):
@@ -213,7 +219,7 @@ def arm_leg_opposition(ev: Evidence, th: Thresholds) -> Finding:
 
 
 def cadence(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Quick steps (cadence)", "steps/min"
+    title, unit = _label("cadence")
     target = f"≥ {th.cadence_pass:g} steps/min"
     value = ev.gait.cadence_spm
     if value is None:
@@ -233,7 +239,7 @@ def cadence(ev: Evidence, th: Thresholds) -> Finding:
 
 
 def step_length(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Short steps", "leg lengths"
+    title, unit = _label("step_length")
     target = f"≤ {th.step_length_pass:.2f} L"
     steps = ev.gait.step_length_leg
     if not len(steps) or _not_running(ev):
@@ -249,7 +255,7 @@ def step_length(ev: Evidence, th: Thresholds) -> Finding:
 
 
 def overreach(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Foot lands close behind the body", "leg lengths"
+    title, unit = _label("overreach")
     target = f"≤ {th.overreach_pass:.2f} L behind the hips"
     g = ev.gait
     if not g.contacts or not g.travel:
@@ -271,7 +277,7 @@ def overreach(ev: Evidence, th: Thresholds) -> Finding:
 
 
 def forefoot_contact(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Land on the forefoot", "deg"
+    title, unit = _label("forefoot_contact")
     target = f"toes first: foot pitch > +{th.forefoot_pitch_pass:g}° at touch-down"
     near = [c for c in ev.gait.contacts if c.foot == ev.gait.near_side and c.foot_pitch_deg is not None]
     if not near:
@@ -303,7 +309,7 @@ def _swing_windows(ev: Evidence, foot: str) -> list[tuple[int, int]]:
 
 
 def heel_drag(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "No heel dragging", "fraction of swing"
+    title, unit = _label("heel_drag")
     target = f"foot ≥ {th.drag_clearance_leg:g} L above ground for ≥ {1 - th.drag_fraction_fail:.0%} of swing"
     col = FEET.index(ev.gait.near_side)
     heights = ev.gait.foot_height_leg[:, col] if ev.gait.foot_height_leg is not None else None
@@ -321,7 +327,7 @@ def heel_drag(ev: Evidence, th: Thresholds) -> Finding:
 
 
 def vertical_oscillation(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Not too bouncy", "leg lengths"
+    title, unit = _label("vertical_oscillation")
     target = f"hip bounce ≤ {th.oscillation_pass:.2f} L per step"
     contacts = ev.gait.contacts
     y = -hip_mid(ev.pose)[:, 1] / ev.gait.leg_length_px
@@ -357,7 +363,7 @@ def head_turns(pose: PoseSeries, facing: int, min_s: float = 0.25) -> tuple[list
 
 
 def head_check(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Look over the shoulder now and then", "checks/20 s"
+    title, unit = _label("head_check")
     target = f"≥ 1 look back per {th.head_check_every_s:g} s"
     runs, turned = head_turns(ev.pose, ev.gait.facing)
     seen = ev.pose.detected
@@ -383,7 +389,7 @@ def head_check(ev: Evidence, th: Thresholds) -> Finding:
 
 
 def contact_time(ev: Evidence, th: Thresholds) -> Finding:
-    title, unit = "Ground contact time", "s"
+    title, unit = _label("contact_time")
     fps = 1000.0 / max(np.median(np.diff(ev.pose.t_ms)), 1e-3) if len(ev.pose) > 1 else 30.0
     target = f"descriptive (±{1 / fps:.3f} s at {fps:.0f} fps)"
     times = contact_times(ev.gait.contacts)
@@ -401,8 +407,6 @@ def contact_time(ev: Evidence, th: Thresholds) -> Finding:
 
 RULES = [direction, trunk_lean, trunk_stability, elbow_angle, arm_leg_opposition, cadence, step_length,
          overreach, forefoot_contact, heel_drag, vertical_oscillation, head_check, contact_time]
-# Rules that describe rather than judge form: left out of the score.
-NOT_SCORED = {"direction", "contact_time"}
 
 
 def judge(ev: Evidence, th: Thresholds) -> list[Finding]:
@@ -416,7 +420,7 @@ def score(findings: list[Finding]) -> int | None:
     """0-100 over the judged cues; None ("not enough to score") when too few could be judged:
     an unknown is not a pass."""
     points = {PASS: 1.0, CAUTION: 0.5, FAIL: 0.0}
-    scored = [f for f in findings if f.id not in NOT_SCORED]
+    scored = [f for f in findings if CUES[f.id].scored]
     judged = [points[f.status] for f in scored if f.status in points]
     if not judged or len(judged) < MIN_SCORED_SHARE * len(scored):
         return None

@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 
 from .errors import VideoError
-from .kinematics import fps_of
 from .pose import LEFT_HIP, RIGHT_HIP, PoseSeries
 from .video import Frame, VideoFile
 

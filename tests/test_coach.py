@@ -8,15 +8,14 @@ from landmark_gait import Gait2D, make_series
 
 from formcheck.analysis import analyse_pose
 from formcheck.coach import (
-    BODY_PART,
     MAX_FIXES,
-    NOT_FIXES,
     coach,
     plan_minutes,
     rank_fixes,
     session_guidance,
 )
-from formcheck.rules import Finding
+from formcheck.cues import CUES
+from formcheck.rules import RULES, Finding
 
 
 def analysed(**kw):
@@ -57,7 +56,7 @@ def test_at_most_three_fixes_one_per_body_part_and_no_descriptive_rules():
     assert len(fixes) == MAX_FIXES
     parts = [f.body_part for f in fixes]
     assert len(set(parts)) == len(parts)
-    assert not {f.rule_id for f in fixes} & NOT_FIXES
+    assert all(CUES[f.rule_id].body_part for f in fixes)  # never a descriptive cue
     assert [f.priority for f in fixes] == sorted([f.priority for f in fixes], reverse=True)
 
 
@@ -68,10 +67,11 @@ def test_farther_outside_the_band_ranks_higher_and_low_confidence_ranks_lower():
     assert ranked[0].rule_id == "elbow_angle"
 
 
-def test_every_fix_rule_has_a_body_part_and_advice():
-    from formcheck.coach import ADVICE
-    assert set(BODY_PART) == set(ADVICE)
-    drills = " ".join(d for _, d in ADVICE.values()).lower()
+def test_every_rule_has_one_cue_description_and_every_fix_has_advice():
+    assert [rule.__name__ for rule in RULES] == list(CUES)
+    fixable = [c for c in CUES.values() if c.body_part]
+    assert all(c.why and c.drill and c.outside for c in fixable)
+    drills = " ".join(c.drill for c in fixable).lower()
     for word in ["lunges", "calf raises", "hip bridges", "planks", "side planks", "russian twists"]:
         assert word in drills
 
