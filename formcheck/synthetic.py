@@ -15,15 +15,24 @@ Model, in a world frame of pixels with y up and the ground at y = 0:
 Contacts and toe-offs in the truth are read back from the sampled frames (the first and
 last frame with a foot point on the ground), so truth and pixels cannot disagree.
 
+Looks (``GaitParams.look``, defined in ``LOOK_STYLES``) are filming conditions, so the
+benchmark cannot be passed by a pipeline tuned to one mannequin: shoes and limb thickness,
+baggy low-contrast clothes, a cluttered scene, backlight, motion blur, JPEG compression, a
+hand-held camera, a zoom. They change pixels, never the gait; a moving camera maps the
+joints through the same per-frame view the pixels go through. ``plain`` is the original
+renderer, pixel for pixel.
+
 Public API: ``GaitParams``, ``render_clip(params, out_path)`` (mp4 + ``<stem>.truth.json``
-+ ``<stem>.joints.npz``), ``truth_for(params)`` (pure), ``joint_tracks(params)`` (the
-per-frame true joints), ``JOINT_NAMES`` and ``MEDIAPIPE_INDEX``.
++ ``<stem>.joints.npz``), ``render_frames(params)`` (the frames before encoding),
+``truth_for(params)`` (pure), ``joint_tracks(params)`` (the per-frame true joints),
+``LOOKS``, ``LOOK_STYLES``, ``JOINT_NAMES`` and ``MEDIAPIPE_INDEX``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -46,8 +55,8 @@ MEDIAPIPE_INDEX = {
     "right_ankle": 28, "left_heel": 29, "right_heel": 30, "left_foot_index": 31,
     "right_foot_index": 32,
 }
-__all__ = ["GaitParams", "render_clip", "truth_for", "joint_tracks", "JOINT_NAMES",
-           "MEDIAPIPE_INDEX"]
+__all__ = ["GaitParams", "render_clip", "render_frames", "truth_for", "joint_tracks",
+           "JOINT_NAMES", "MEDIAPIPE_INDEX", "LOOKS", "LOOK_STYLES"]
 
 FEET = ("right", "left")  # the right foot lands first; the left half a stride later
 
@@ -103,6 +112,66 @@ class GaitParams:
     seed: int = 0  # colours, proportion jitter, gait phase, noise
     noise: float = 0.0  # gaussian image noise sigma (0-255 scale)
     occlusion: tuple[float, float] | None = None  # (start_s, end_s): a grey bar hides the legs
+    look: str = "plain"  # filming condition, a key of LOOK_STYLES: changes pixels, never the gait
+
+
+# --------------------------------------------------------------------------- looks
+
+
+@dataclass(frozen=True)
+class ShoeShape:
+    """A shoe drawn onto the true heel and toe points; sizes in fractions of the runner's height."""
+
+    heel_r: float = 0.024
+    toe_r: float = 0.014
+    upper_r: tuple[float, float] = (0.02, 0.018)  # at the ankle, at the instep
+    sole_w: float = 0.008
+    sole_lift: float = 0.005  # the sole line's centre above the true sole points
+    dark: bool = False  # a black shoe with a black sole, on a dark floor
+
+
+SHOE_SHAPES = {
+    "low": ShoeShape(),
+    "trainer": ShoeShape(heel_r=0.033, toe_r=0.022, upper_r=(0.029, 0.028), sole_w=0.02,
+                         sole_lift=0.01),
+    "racing_flat": ShoeShape(heel_r=0.016, toe_r=0.008, upper_r=(0.014, 0.011), sole_w=0.004,
+                             sole_lift=0.002),
+    "dark": ShoeShape(heel_r=0.027, toe_r=0.017, upper_r=(0.023, 0.021), sole_w=0.012,
+                      sole_lift=0.006, dark=True),
+}
+
+
+@dataclass(frozen=True)
+class LookStyle:
+    """A filming condition, as knobs that the figure, the scenery, the camera and the
+    encoder read. Concrete values are drawn per seed within these ranges; the defaults are
+    the plain look, which reproduces the original clips pixel for pixel."""
+
+    shoes: tuple[str, ...] = ("low",)  # SHOE_SHAPES keys to pick from
+    limb_scale: tuple[float, float] = (1.0, 1.0)  # limb thickness, legs and arms drawn apart
+    clothing: str = "fitted"  # "fitted" | "baggy" (wide trousers or long shorts, loose shirt)
+    palette: str = "seeded"  # "seeded" | "low_contrast" | "backlit"
+    scenery: str = "room"  # "room" | "cluttered"
+    glare: float = 0.0  # veiling glare from a bright background, 0-1
+    shutter: tuple[float, float] = (0.0, 0.0)  # exposure, in frame intervals: motion blur
+    jpeg_quality: tuple[int, int] | None = None  # every frame through a JPEG of this quality
+    min_crf: int = 0  # the clip itself is written at least this lossy
+    shake: float = 0.0  # hand-held shake amplitude, share of the frame size
+    zoom: tuple[float, float] = (1.0, 1.0)  # the runner's size over the clip, x nominal
+
+
+LOOK_STYLES: dict[str, LookStyle] = {
+    "plain": LookStyle(),
+    "shoes": LookStyle(shoes=("trainer", "racing_flat", "dark"), limb_scale=(0.7, 1.35)),
+    "baggy": LookStyle(clothing="baggy", palette="low_contrast"),
+    "cluttered": LookStyle(scenery="cluttered"),
+    "backlit": LookStyle(palette="backlit", glare=0.3),
+    "blur": LookStyle(shutter=(0.5, 1.0)),
+    "compressed": LookStyle(jpeg_quality=(8, 16), min_crf=36),
+    "handheld": LookStyle(shake=0.025),
+    "zoom": LookStyle(zoom=(0.8, 1.2)),
+}
+LOOKS = tuple(LOOK_STYLES)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -114,6 +183,7 @@ _CHOICES = {
     "camera": ("static", "panning"),
     "arm_swing": ("opposite", "same"),
     "strike": ("forefoot", "flat", "heel"),
+    "look": LOOKS,
 }
 
 
@@ -457,8 +527,11 @@ def joint_tracks(params: GaitParams) -> dict[str, np.ndarray]:
     """Per-frame true 2D joints in image pixels (x right, y DOWN, like landmark x*W, y*H).
 
     Keys: the MediaPipe names in ``JOINT_NAMES`` (N, 2) and ``head_center``; ``t_s``;
-    ``camera_x`` (world x of the image's left edge: world x = image x + camera_x);
-    ``ground_y`` (image row of the ground); ``<side>_pitch_deg`` and ``<side>_on_ground``.
+    ``camera_x`` (world x of the steady camera's left edge: world x = image x + camera_x);
+    ``ground_y`` (the steady camera's image row of the ground); ``view`` (N, 2, 3): the
+    affine map from the steady camera's image to each frame, identity unless the look moves
+    the camera (handheld, zoom); the joints are already mapped through it.
+    ``<side>_pitch_deg`` and ``<side>_on_ground``.
     """
     return _simulate(params)[1]
 
@@ -466,10 +539,15 @@ def joint_tracks(params: GaitParams) -> dict[str, np.ndarray]:
 def _simulate(params: GaitParams) -> tuple[_Model, dict[str, np.ndarray]]:
     _validate(params)
     m = _build_model(params)
-    t = _frame_times(params)
+    steady = _steady_tracks(params, m, _frame_times(params))
+    return m, _through_view(steady, _view(params, m, steady))
+
+
+def _steady_tracks(p: GaitParams, m: _Model, t) -> dict[str, np.ndarray]:
+    """The joints at times t as the steady camera (static, panning or treadmill) sees them."""
     world = _world_skeleton(m, t)
-    cam = _camera_x(params, m, t)
-    gy = _ground_y(params, m)
+    cam = _camera_x(p, m, t)
+    gy = _ground_y(p, m)
     out: dict[str, np.ndarray] = {"t_s": t, "camera_x": cam, "ground_y": np.float64(gy)}
     for name, v in world.items():
         if v.ndim == 2:
@@ -478,7 +556,129 @@ def _simulate(params: GaitParams) -> tuple[_Model, dict[str, np.ndarray]]:
             out[name + "_deg"] = np.degrees(v)
         else:
             out[name] = v
-    return m, out
+    return out
+
+
+def _points(tracks: dict[str, np.ndarray]) -> list[str]:
+    return [k for k, v in tracks.items() if isinstance(v, np.ndarray) and v.ndim == 2]
+
+
+def _through_view(steady: dict[str, np.ndarray], view: np.ndarray) -> dict[str, np.ndarray]:
+    out = dict(steady, view=view)
+    if not np.array_equal(view, _identity_views(len(view))):
+        for name in _points(steady):
+            out[name] = np.einsum("nij,nj->ni", view[:, :, :2], steady[name]) + view[:, :, 2]
+    return out
+
+
+# --------------------------------------------------------------------------- moving camera
+
+HANDHELD_DRIFT = 0.05  # slow wander of a hand-held camera, share of the frame width
+HANDHELD_ROLL_DEG = 1.5
+HANDHELD_FOLLOW = (0.3, 0.6)  # share of an overground runner's motion the operator pans along
+VIEW_PAD = 0.03  # kept between the runner (joints, hair, shoes) and the frame edge, in H
+
+
+def _identity_views(n: int) -> np.ndarray:
+    return np.tile(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (n, 1, 1))
+
+
+def _look_rng(seed: int, what: str) -> np.random.Generator:
+    """A stream per seed and purpose, apart from the gait's and the colours' streams."""
+    return np.random.default_rng([seed, sum(map(ord, what)), 7001])
+
+
+def _view(p: GaitParams, m: _Model, steady) -> np.ndarray:
+    """Per-frame affine (N, 2, 3) from the steady camera's image to the frame.
+
+    A hand-held camera shakes, wanders, rolls a little and (overground) pans part of the way
+    along with the runner; a zoom scales about the image centre. Either way the operator
+    keeps the runner in frame where the steady camera had them in frame all along.
+    """
+    style = LOOK_STYLES[p.look]
+    t = steady["t_s"]
+    if not style.shake and style.zoom == (1.0, 1.0):
+        return _identity_views(len(t))
+    rng = _look_rng(p.seed, "view")
+    zoom = _zoom_track(rng, t, p, m, steady, style.zoom)
+    roll, shift = _handheld_track(rng, t, p, steady, style.shake)
+    centre = np.array([0.5 * p.width, 0.5 * p.height])
+    cos, sin = zoom * np.cos(roll), zoom * np.sin(roll)
+    view = np.empty((len(t), 2, 3))
+    view[:, 0, 0], view[:, 0, 1], view[:, 1, 0], view[:, 1, 1] = cos, -sin, sin, cos
+    view[:, :, 2] = centre - np.einsum("nij,j->ni", view[:, :, :2], centre) + shift
+    return _keep_in_frame(view, p, m, steady)
+
+
+def _wander(rng: np.random.Generator, t, band: tuple[float, float]) -> np.ndarray:
+    """Smooth random motion in [-1, 1]: three sinusoids with frequencies (Hz) in ``band``."""
+    freq = rng.uniform(*band, 3)
+    phase = rng.uniform(0.0, 2.0 * np.pi, 3)
+    weight = rng.uniform(0.5, 1.0, 3)
+    y = np.sum(weight * np.sin(2.0 * np.pi * freq * np.asarray(t)[:, None] + phase), axis=1)
+    return y / max(float(np.max(np.abs(y))), 1e-9)
+
+
+def _handheld_track(rng: np.random.Generator, t, p: GaitParams, steady, amp: float):
+    """Roll (rad) and shift (N, 2) px of a hand-held camera; zero for a steady one."""
+    if not amp:
+        return np.zeros(len(t)), np.zeros((len(t), 2))
+    size = np.array([p.width, p.height], float)
+    shake = amp * size * np.stack([_wander(rng, t, (0.5, 2.0)), _wander(rng, t, (0.5, 2.0))], -1)
+    drift = HANDHELD_DRIFT * p.width * np.stack(
+        [_wander(rng, t, (0.05, 0.2)), 0.4 * _wander(rng, t, (0.05, 0.2))], -1)
+    roll = math.radians(HANDHELD_ROLL_DEG) * _wander(rng, t, (0.2, 0.8))
+    follow = np.zeros((len(t), 2))
+    if p.setting == "overground" and p.camera == "static":
+        # the operator turns to follow, lagging behind: the runner still crosses, slower
+        follow[:, 0] = -rng.uniform(*HANDHELD_FOLLOW) * (steady["left_hip"][:, 0] - 0.5 * p.width)
+    return roll, shake + drift + follow
+
+
+def _runner_points(steady, m: _Model) -> np.ndarray:
+    """(N, k, 2): the joints plus the crown of the head, in the steady camera's pixels."""
+    crown = steady["head_center"] - np.array([0.0, 0.075 * m.H])
+    return np.concatenate([np.stack([steady[n] for n in JOINT_NAMES], 1), crown[:, None]], 1)
+
+
+def _zoom_track(rng: np.random.Generator, t, p: GaitParams, m: _Model, steady,
+                span: tuple[float, float]) -> np.ndarray:
+    """A slow zoom in and out over the clip, never so far in that the runner cannot fit."""
+    lo, hi = span
+    if lo == hi == 1.0:
+        return np.ones(len(t))
+    pts = _runner_points(steady, m)
+    tall = float(np.max(np.ptp(pts[..., 1], axis=1))) + 2.0 * VIEW_PAD * m.H
+    hi = min(hi, p.height / tall)
+    if _always_in_frame(p):
+        wide = float(np.max(np.ptp(pts[..., 0], axis=1))) + 2.0 * VIEW_PAD * m.H
+        hi = min(hi, p.width / wide)
+    period = p.duration_s * rng.uniform(0.8, 1.2)
+    phase = rng.uniform(0.0, 2.0 * np.pi)
+    return lo + (max(hi, lo) - lo) * 0.5 * (1.0 + np.sin(2.0 * np.pi * t / period + phase))
+
+
+def _always_in_frame(p: GaitParams) -> bool:
+    """The steady camera keeps the runner in frame throughout (not a static overground one)."""
+    return p.setting == "treadmill" or p.camera == "panning"
+
+
+def _keep_in_frame(view: np.ndarray, p: GaitParams, m: _Model, steady) -> np.ndarray:
+    """Shift each frame just enough to keep the runner inside: up and down always, sideways
+    where the steady camera kept them in frame (a static camera's runner crosses the frame)."""
+    pts = _runner_points(steady, m)
+    seen = np.einsum("nij,nkj->nki", view[:, :, :2], pts) + view[:, None, :, 2]
+    scale = np.sqrt(np.abs(np.linalg.det(view[:, :, :2])))
+    pad = VIEW_PAD * m.H * scale
+    axes = (0, 1) if _always_in_frame(p) else (1,)
+    view = view.copy()
+    for axis in axes:
+        size = (p.width, p.height)[axis]
+        need_in = pad - seen[..., axis].min(axis=1)  # >0: pokes out at the low edge
+        room = size - pad - seen[..., axis].max(axis=1)  # <0: pokes out at the high edge
+        fits = need_in <= room
+        view[:, axis, 2] += np.where(fits, np.clip(0.0, need_in, room), 0.5 * (need_in + room))
+    return view
 
 
 # --------------------------------------------------------------------------- truth
@@ -516,6 +716,7 @@ def _truth(p: GaitParams, m: _Model, tracks) -> dict:
     if p.occlusion is not None:
         occ = np.flatnonzero((tracks["t_s"] >= p.occlusion[0]) & (tracks["t_s"] < p.occlusion[1]))
         occluded = [int(occ[0]), int(occ[-1])] if occ.size else None
+    scale = np.sqrt(np.abs(np.linalg.det(tracks["view"][:, :, :2])))
     params = asdict(p)
     params["occlusion"] = list(p.occlusion) if p.occlusion is not None else None
     return {
@@ -523,6 +724,10 @@ def _truth(p: GaitParams, m: _Model, tracks) -> dict:
         "fps": p.fps, "frames": frames, "width": p.width, "height": p.height,
         "facing": p.facing, "direction": p.direction, "setting": p.setting,
         "camera": p.camera,
+        "look": p.look,
+        # a moving look (handheld, zoom) scales the runner by this much, frame to frame;
+        # px lengths and speeds here are the steady camera's, the joints file has the frames'
+        "view_scale": [round(float(v), 4) for v in (scale.min(), scale.max())],
         "cadence_spm": p.cadence_spm, "step_length_leg": p.step_length_leg,
         "trunk_lean_deg": p.trunk_lean_deg, "elbow_angle_deg": p.elbow_angle_deg,
         "arm_swing": p.arm_swing, "strike": p.strike, "heel_drag": bool(p.heel_drag),
@@ -569,19 +774,69 @@ class _Look:
     shorts: bool  # bare shanks below shorts, or full-length tights
     wall: tuple
     floor: tuple
+    shoe: ShoeShape = ShoeShape()
+    legs: float = 1.0  # limb thickness, x the textbook radii
+    arms: float = 1.0
+    baggy: str | None = None  # None (fitted) | "trousers" | "long_shorts", both with a loose shirt
+    scenery: str = "room"  # "room" | "cluttered"
+    floor_kind: str = "boards"  # "boards" | "grass" | "asphalt"
 
 
-def _pick_look(seed: int) -> _Look:
+def _pick_look(seed: int, style: LookStyle = LOOK_STYLES["plain"]) -> _Look:
     rng = np.random.default_rng(seed + 7919)
     shirt, pants = rng.choice(len(_CLOTH), 2, replace=False)  # torso and legs always differ
     wall = np.array([200, 205, 200]) + rng.integers(-25, 25, 3)
     floor = np.array([120, 110, 100]) + rng.integers(-20, 20, 3)
-    return _Look(
+    look = _Look(
         skin=_SKIN[rng.integers(len(_SKIN))], hair=_HAIR[rng.integers(len(_HAIR))],
         shirt=_CLOTH[shirt], pants=_CLOTH[pants], shoes=_SHOES[rng.integers(len(_SHOES))],
         shorts=bool(rng.integers(2)), wall=tuple(int(v) for v in wall),
         floor=tuple(int(v) for v in floor),
     )
+    return _restyle(look, style, _look_rng(seed, "look"))
+
+
+_RACING_COLOURS = [(225, 240, 50), (255, 110, 40), (240, 60, 140)]
+_DARK_FLOOR = (50, 47, 45)
+_GRASS, _ASPHALT = (72, 120, 52), (88, 88, 92)
+
+
+def _restyle(look: _Look, style: LookStyle, rng: np.random.Generator) -> _Look:
+    """Apply a look's per-seed choices to the seeded colours; the plain look changes nothing."""
+    shoe = style.shoes[int(rng.integers(len(style.shoes)))]
+    legs, arms = (float(v) for v in rng.uniform(*style.limb_scale, size=2))
+    out = replace(look, shoe=SHOE_SHAPES[shoe], legs=legs, arms=arms, scenery=style.scenery)
+    if shoe == "racing_flat":
+        out = replace(out, shoes=_RACING_COLOURS[int(rng.integers(len(_RACING_COLOURS)))])
+    if SHOE_SHAPES[shoe].dark:
+        out = replace(out, shoes=(26, 26, 30), floor=_jitter(rng, _DARK_FLOOR, 8))
+    if style.clothing == "baggy":
+        out = replace(out, baggy=("trousers", "long_shorts")[int(rng.integers(2))])
+    if style.palette == "low_contrast":  # clothes close to the wall behind them
+        wall = np.array(look.wall, float)
+        out = replace(out, shirt=_jitter(rng, wall * rng.uniform(0.78, 0.9), 10),
+                      pants=_jitter(rng, wall * rng.uniform(0.62, 0.75), 10))
+    if style.palette == "backlit":  # a bright window behind; the runner is in their own shadow
+        wall, floor = _jitter(rng, (246, 246, 244), 6), _jitter(rng, (170, 165, 160), 10)
+        parts = ("skin", "hair", "shirt", "pants", "shoes")
+        dark = {k: _in_shadow(getattr(look, k)) for k in parts}
+        out = replace(out, wall=wall, floor=floor, **dark)
+    if style.scenery == "cluttered":
+        kind = ("grass", "asphalt")[int(rng.integers(2))]
+        floor = _jitter(rng, _GRASS if kind == "grass" else _ASPHALT, 10)
+        out = replace(out, floor_kind=kind, floor=floor)
+    return out
+
+
+def _jitter(rng: np.random.Generator, colour, spread: int) -> tuple:
+    c = np.asarray(colour, float) + rng.integers(-spread, spread + 1, 3)
+    return tuple(int(v) for v in np.clip(c, 0, 255))
+
+
+def _in_shadow(colour) -> tuple:
+    """A backlit surface: dark, and closer to grey than its colour in front light."""
+    c = np.asarray(colour, float)
+    return tuple(int(v) for v in 18 + 0.22 * (0.6 * c + 0.4 * c.mean()))
 
 
 def _scale(c, k: float) -> tuple:
@@ -660,47 +915,81 @@ def _unit(v) -> np.ndarray:
 
 def _draw_leg(pen: _Pen, J, side: str, m: _Model, look: _Look, tone: float) -> None:
     """Thigh (shorts on top), shank with a calf, and a shoe."""
+    if look.baggy:
+        _draw_baggy_leg(pen, J, side, m, look, tone)
+        return
     hip, knee, ankle = (J[f"{side}_{k}"] for k in ("hip", "knee", "ankle"))
     pants, skin = _scale(look.pants, tone), _scale(look.skin, tone)
     lower = skin if look.shorts else pants
-    pen.capsule(knee, ankle, 0.029, 0.019, lower)
-    calf = knee + 0.3 * (ankle - knee) + np.array([-m.f * 0.008 * m.H, 0])  # behind the shin
-    pen.capsule(knee, calf, 0.03, 0.031, lower)
+    w = look.legs
+    _draw_shank(pen, knee, ankle, m, w, lower)
     if look.shorts:
         mid = hip + 0.55 * (knee - hip)
-        pen.capsule(mid, knee, 0.043, 0.032, skin)
-        pen.capsule(hip, mid, 0.056, 0.046, pants)
+        pen.capsule(mid, knee, 0.043 * w, 0.032 * w, skin)
+        pen.capsule(hip, mid, 0.056 * w, 0.046 * w, pants)
     else:
-        pen.capsule(hip, knee, 0.056, 0.033, pants)
+        pen.capsule(hip, knee, 0.056 * w, 0.033 * w, pants)
     _draw_shoe(pen, J, side, look, tone)
 
 
+def _draw_shank(pen: _Pen, knee, ankle, m: _Model, w: float, color) -> None:
+    pen.capsule(knee, ankle, 0.029 * w, 0.019 * w, color)
+    calf = knee + 0.3 * (ankle - knee) + np.array([-m.f * 0.008 * w * m.H, 0])  # behind the shin
+    pen.capsule(knee, calf, 0.03 * w, 0.031 * w, color)
+
+
+def _draw_baggy_leg(pen: _Pen, J, side: str, m: _Model, look: _Look, tone: float) -> None:
+    """Wide trousers (hem over the top of the shoe) or long shorts (hem below the knee): a
+    loose tube that hardly narrows at the knee, so neither joint shows its outline."""
+    hip, knee, ankle = (J[f"{side}_{k}"] for k in ("hip", "knee", "ankle"))
+    pants, w = _scale(look.pants, tone), look.legs
+    if look.baggy == "trousers":
+        _draw_shoe(pen, J, side, look, tone)  # the hem hangs over the shoe's upper
+        hem = ankle + 0.12 * (knee - ankle)
+        pen.capsule(knee, hem, 0.066 * w, 0.052 * w, pants)
+    else:
+        _draw_shank(pen, knee, ankle, m, w, _scale(look.skin, tone))
+        _draw_shoe(pen, J, side, look, tone)
+        pen.capsule(knee, knee + 0.4 * (ankle - knee), 0.068 * w, 0.062 * w, pants)
+    back = np.array([-m.f * 0.02 * w * m.H, 0.0])  # the seat and the cloth hang behind
+    pen.capsule(hip + back, knee + 0.5 * back, 0.078 * w, 0.068 * w, pants)
+
+
 def _draw_shoe(pen: _Pen, J, side: str, look: _Look, tone: float) -> None:
-    """A low shoe whose rounded heel and pointed toe sit exactly on the true sole points."""
+    """A shoe whose rounded heel and pointed toe sit exactly on the true sole points."""
     heel, toe, ankle = (J[f"{side}_{k}"] for k in ("heel", "foot_index", "ankle"))
     along = _unit(toe - heel)
     up = np.array([along[1], -along[0]])
     up = -up if up[1] > 0 else up  # image y grows downward: 'up' has negative y
-    rh, rt = 0.024, 0.014
+    shape = look.shoe
+    rh, rt = shape.heel_r, shape.toe_r
     H = pen.H
     shoe = _scale(look.shoes, tone)
     heel_c = heel + (along + up) * rh * H
     pen.capsule(heel_c, toe + (up - along) * rt * H, rh, rt, shoe)
-    pen.capsule(ankle, heel + 0.45 * (toe - heel) + up * rh * H, 0.02, 0.018, shoe)  # the upper
+    pen.capsule(ankle, heel + 0.45 * (toe - heel) + up * rh * H, *shape.upper_r, shoe)  # the upper
     # a contrasting sole and a darker heel counter make heel and toe distinct
     sole = (70, 70, 75) if sum(look.shoes) > 400 else (235, 235, 230)
-    pen.line(heel + up * 0.005 * H, toe + up * 0.005 * H, 0.008, _scale(sole, tone))
-    pen.dot(heel_c, 0.016, _scale(shoe, 0.6))
+    if shape.dark:
+        sole = (38, 38, 40)
+    lift = up * shape.sole_lift * H
+    pen.line(heel + lift, toe + lift, shape.sole_w, _scale(sole, tone))
+    pen.dot(heel_c, 0.016 * rh / ShoeShape.heel_r, _scale(shoe, 0.6))
 
 
 def _draw_arm(pen: _Pen, J, side: str, look: _Look, tone: float) -> None:
     S, E, W = (J[f"{side}_{k}"] for k in ("shoulder", "elbow", "wrist"))
     skin = _scale(look.skin, tone)
-    pen.capsule(E, W, 0.021, 0.016, skin)
-    pen.capsule(S, S + 0.75 * (E - S), 0.033, 0.026, skin)
-    pen.capsule(S, S + 0.45 * (E - S), 0.036, 0.031, _scale(look.shirt, tone))  # short sleeve
-    pen.capsule(W, W + 0.045 * pen.H * _unit(W - E), 0.019, 0.021, skin)  # fist
-    pen.capsule(S + 0.7 * (E - S), E, 0.027, 0.022, skin)
+    w = look.arms
+    pen.capsule(E, W, 0.021 * w, 0.016 * w, skin)
+    pen.capsule(S, S + 0.75 * (E - S), 0.033 * w, 0.026 * w, skin)
+    shirt = _scale(look.shirt, tone)
+    if look.baggy:  # a loose sleeve down to the elbow
+        pen.capsule(S, S + 0.8 * (E - S), 0.05 * w, 0.045 * w, shirt)
+    else:
+        pen.capsule(S, S + 0.45 * (E - S), 0.036 * w, 0.031 * w, shirt)  # short sleeve
+    pen.capsule(W, W + 0.045 * pen.H * _unit(W - E), 0.019 * w, 0.021 * w, skin)  # fist
+    pen.capsule(S + 0.7 * (E - S), E, 0.027 * w, 0.022 * w, skin)
 
 
 def _draw_torso(pen: _Pen, J, m: _Model, look: _Look) -> None:
@@ -711,6 +1000,10 @@ def _draw_torso(pen: _Pen, J, m: _Model, look: _Look) -> None:
     H = m.H
     # chest deeper in front, seat behind: a side view, not a sausage
     pen.capsule(hip - front * 0.005 * H, hip + axis * 0.12 * H, 0.063, 0.06, look.pants)
+    if look.baggy:  # a loose shirt hangs straight past the waistband, hiding the hips' outline
+        pen.capsule(hip - axis * 0.07 * H - front * 0.01 * H, sho - axis * 0.02 * H, 0.082, 0.076,
+                    look.shirt)
+        return
     pen.capsule(hip + axis * 0.09 * H, sho - axis * 0.01 * H, 0.058, 0.066, look.shirt)
     pen.capsule(sho - axis * 0.12 * H + front * 0.02 * H, sho - axis * 0.02 * H, 0.055, 0.052,
                 look.shirt)
@@ -758,6 +1051,8 @@ def _backdrop(p: GaitParams, look: _Look, span: float, gy: float, deck: float):
     Why not uniform: real rooms have gradients and blotches, and a panning camera must
     show the scenery moving.
     """
+    if look.scenery == "cluttered":
+        return _cluttered_backdrop(p, look, span, gy, deck)
     rng = np.random.default_rng(p.seed + 104729)
     w, h = int(math.ceil(span)), p.height
     wall = np.array(look.wall, float)
@@ -778,6 +1073,80 @@ def _backdrop(p: GaitParams, look: _Look, span: float, gy: float, deck: float):
     if deck == 0:
         cv2.line(img, (0, int(round(gy))), (w, int(round(gy))), (50, 45, 45), 2)  # ground line
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _cluttered_backdrop(p: GaitParams, look: _Look, span: float, gy: float, deck: float):
+    """A busy place: a grainy, blotchy wall with striped banners, posters, shelves, poles and
+    balls (some in skin and clothing colours); a grass or asphalt floor."""
+    rng = _look_rng(p.seed, "clutter")
+    w, h = int(math.ceil(span)), p.height
+    floor_top = int(gy + deck)
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = look.wall
+    img += _texture(rng, h, w, cell=3, amp=12.0) + _texture(rng, h, w, cell=45, amp=22.0)
+    palette = _CLOTH + _SKIN + [_scale(look.wall, 0.6), _scale(look.wall, 1.2)]
+
+    def colour() -> tuple:
+        return tuple(int(v) for v in palette[int(rng.integers(len(palette)))])
+
+    for x in np.arange(rng.uniform(0, 300), w, rng.uniform(350, 550)):  # striped banners
+        x0 = int(x)
+        x1 = min(int(x0 + rng.uniform(120, 260)), w)
+        y0, y1 = int(rng.uniform(0.05, 0.4) * floor_top), int(rng.uniform(0.6, 1.0) * floor_top)
+        img[y0:y1, x0:x1] = _stripes(y1 - y0, x1 - x0, colour(), colour(), int(rng.integers(8, 24)),
+                                     float(rng.choice([0.0, 0.6, -0.6])))
+    for _ in range(int(w / 70)):  # posters, shelves, balls and poles
+        kind = int(rng.integers(4))
+        x, y = int(rng.uniform(0, w)), int(rng.uniform(0, floor_top))
+        if kind in (0, 1):  # a poster, or a long thin shelf
+            wide = int(rng.integers(30, 160) if kind == 0 else rng.integers(80, 300))
+            tall = int(rng.integers(30, 200) if kind == 0 else rng.integers(6, 16))
+            cv2.rectangle(img, (x, y), (x + wide, y + tall), colour(), -1)
+        elif kind == 2:
+            cv2.circle(img, (x, y), int(rng.integers(10, 45)), colour(), -1, cv2.LINE_AA)
+        else:
+            angle = rng.uniform(-1.2, 1.2)
+            length = rng.uniform(0.1, 0.5) * h
+            end = (int(x + length * math.sin(angle)), int(y + length * math.cos(angle)))
+            cv2.line(img, (x, y), end, colour(), int(rng.integers(4, 14)), cv2.LINE_AA)
+    img[floor_top:] = _floor_texture(rng, look, h - floor_top, w)
+    if deck == 0:
+        cv2.line(img, (0, int(round(gy))), (w, int(round(gy))), _scale(look.floor, 0.6), 2)  # kerb
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _stripes(h: int, w: int, a: tuple, b: tuple, period: int, slant: float) -> np.ndarray:
+    """An (h, w, 3) patch of stripes ``period`` px apart, leaning by ``slant`` (dx per dy)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    band = ((xx - slant * yy) // max(period // 2, 1)) % 2 == 0
+    return np.where(band[..., None], np.array(a, np.float32), np.array(b, np.float32))
+
+
+def _texture(rng: np.random.Generator, h: int, w: int, cell: int, amp: float) -> np.ndarray:
+    """Smooth random texture (h, w, 3) with features about ``cell`` px across: mostly
+    brightness, a little colour, like dirt, wear and print on real surfaces."""
+    shape = (max(h // cell, 2), max(w // cell, 2))
+    small = rng.normal(0.0, amp, shape + (1,)) + rng.normal(0.0, 0.3 * amp, shape + (3,))
+    return cv2.resize(small.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def _floor_texture(rng: np.random.Generator, look: _Look, h: int, w: int) -> np.ndarray:
+    """Grass (blades) or asphalt (grit and pale stones) under the runner."""
+    floor = np.empty((h, w, 3), np.float32)
+    floor[:] = look.floor
+    if h <= 0:
+        return floor
+    floor += _texture(rng, h, w, cell=2, amp=16.0) + _texture(rng, h, w, cell=30, amp=12.0)
+    count = int(w * h / (40 if look.floor_kind == "grass" else 400))
+    xs, ys = rng.uniform(0, w, count), rng.uniform(0, h, count)
+    for x, y, k in zip(xs, ys, rng.uniform(0.6, 1.4, count)):
+        if look.floor_kind == "grass":
+            tip = (int(x + rng.uniform(-4, 4)), int(y - rng.uniform(4, 12)))
+            cv2.line(floor, (int(x), int(y)), tip, _scale(look.floor, k), 1)
+        else:
+            stone = _scale((175, 172, 168), k)
+            cv2.circle(floor, (int(x), int(y)), int(rng.integers(1, 3)), stone, -1)
+    return floor
 
 
 def _draw_treadmill(img, p: GaitParams, m: _Model, gy: float, cam: float, s: float) -> None:
@@ -812,35 +1181,136 @@ def _draw_occluder(img, p: GaitParams, m: _Model, gy: float, s: float) -> None:
 # --------------------------------------------------------------------------- output
 
 
-def _frames(p: GaitParams, m: _Model, tracks, look: _Look):
-    """Yield the rendered RGB frames."""
-    gy = float(tracks["ground_y"])
-    cams = tracks["camera_x"]
+SUBFRAMES = 7  # renders averaged over the exposure of a motion-blurred frame
+
+
+@dataclass(frozen=True)
+class _Exposure:
+    """How each frame is exposed and stored, drawn per seed from the look."""
+
+    shutter: float = 0.0  # exposure, in frame intervals
+    glare: float = 0.0
+    jpeg_quality: int | None = None
+
+
+def _pick_exposure(seed: int, style: LookStyle) -> _Exposure:
+    rng = _look_rng(seed, "exposure")
+    quality = None if style.jpeg_quality is None else int(rng.integers(style.jpeg_quality[0],
+                                                                       style.jpeg_quality[1] + 1))
+    return _Exposure(shutter=float(rng.uniform(*style.shutter)), glare=style.glare,
+                     jpeg_quality=quality)
+
+
+def _exposure_offsets(shutter: float, fps: float) -> np.ndarray:
+    """Sub-frame times around each frame time; the frame's truth sits mid-exposure."""
+    if shutter <= 0:
+        return np.zeros(1)
+    return (np.arange(SUBFRAMES) / (SUBFRAMES - 1) - 0.5) * shutter / fps
+
+
+def _margins(p: GaitParams, view: np.ndarray) -> tuple[int, int]:
+    """Extra px on each side of the steady camera's frame that a moving view can look into."""
+    if np.array_equal(view, _identity_views(len(view))):
+        return 0, 0
+    corners = np.array([[0, 0], [p.width, 0], [0, p.height], [p.width, p.height]], float)
+    inv = np.array([cv2.invertAffineTransform(v) for v in view])
+    seen = np.einsum("nij,kj->nki", inv[:, :, :2], corners) + inv[:, None, :, 2]
+    mx = max(0.0, -seen[..., 0].min(), seen[..., 0].max() - p.width)
+    my = max(0.0, -seen[..., 1].min(), seen[..., 1].max() - p.height)
+    return int(math.ceil(mx)) + 2, int(math.ceil(my)) + 2
+
+
+def _frames(p: GaitParams, m: _Model, view: np.ndarray, look: _Look, exposure: _Exposure):
+    """Yield the rendered RGB frames.
+
+    The scene is drawn on a canvas: the steady camera's frame, grown by the margins a moving
+    view (hand-held, zoom) looks into, then warped into the frame.
+    """
+    mx, my = _margins(p, view)
+    canvas = replace(p, width=p.width + 2 * mx, height=p.height + 2 * my)
+    times = _frame_times(p)
+    offsets = _exposure_offsets(exposure.shutter, p.fps)
+    shots = _steady_tracks(p, m, (times[:, None] + offsets[None, :]).ravel())
+    gy = float(shots["ground_y"]) + my
+    cams = shots["camera_x"] - mx
     treadmill = p.setting == "treadmill"
     pano_x0 = float(cams.min())
-    span = float(cams.max() - pano_x0) + p.width + 4
-    pano = _backdrop(p, look, span, gy, TREADMILL_DECK * m.H if treadmill else 0.0)
+    span = float(cams.max() - pano_x0) + canvas.width + 4
+    pano = _backdrop(canvas, look, span, gy, TREADMILL_DECK * m.H if treadmill else 0.0)
+    warp = view.copy()
+    warp[:, :, 2] -= np.einsum("nij,j->ni", view[:, :, :2], np.array([mx, my], float))
+    moving = (mx, my) != (0, 0)
     rng = np.random.default_rng(p.seed + 15485863)
-    s = SUPERSAMPLE
-    for i, t in enumerate(tracks["t_s"]):
-        # Sub-pixel crop: the scenery glides smoothly under a panning camera; a treadmill's
-        # room stands still (only the belt moves).
-        off = float(cams[i]) - pano_x0 if p.camera == "panning" else 0.0
-        bg = cv2.getRectSubPix(pano, (p.width, p.height), (off + 0.5 * p.width - 0.5,
-                                                          0.5 * p.height - 0.5))
-        big = cv2.resize(bg, (p.width * s, p.height * s), interpolation=cv2.INTER_LINEAR)
-        if treadmill:
-            _draw_treadmill(big, p, m, gy, float(cams[i]), s)
-        J = {n: tracks[n][i] for n in tracks if isinstance(tracks[n], np.ndarray)
-             and tracks[n].ndim == 2}
-        _draw_runner(_Pen(big, s, m.H, m.f), J, m, look, p.facing)
-        if p.occlusion is not None and p.occlusion[0] <= t < p.occlusion[1]:
-            _draw_occluder(big, p, m, gy, s)
-        frame = cv2.resize(big, (p.width, p.height), interpolation=cv2.INTER_AREA)
+    joints = _points(shots)
+    for i, t in enumerate(times):
+        occluded = p.occlusion is not None and p.occlusion[0] <= t < p.occlusion[1]
+        exposed = []
+        for k in range(i * len(offsets), (i + 1) * len(offsets)):
+            J = {n: shots[n][k] + np.array([mx, my], float) for n in joints} if moving else \
+                {n: shots[n][k] for n in joints}
+            exposed.append(_draw_scene(canvas, m, look, pano, pano_x0, gy, J, float(cams[k]),
+                                       occluded))
+        frame = exposed[0] if len(exposed) == 1 else _average(exposed)
+        if moving:
+            frame = cv2.warpAffine(frame, warp[i], (p.width, p.height), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+        if exposure.glare:
+            frame = _glare(frame, exposure.glare)
         if p.noise > 0:
             grain = rng.standard_normal(frame.shape, dtype=np.float32) * np.float32(p.noise)
             frame = np.clip(frame + grain, 0, 255).astype(np.uint8)
+        if exposure.jpeg_quality is not None:
+            frame = _jpeg(frame, exposure.jpeg_quality)
         yield frame
+
+
+def _draw_scene(canvas: GaitParams, m: _Model, look: _Look, pano, pano_x0: float, gy: float,
+                J: dict, cam: float, occluded: bool) -> np.ndarray:
+    """One exposure of the scene on the canvas, at the canvas's size."""
+    s = SUPERSAMPLE
+    # Sub-pixel crop: the scenery glides smoothly under a panning camera; a treadmill's
+    # room stands still (only the belt moves).
+    off = cam - pano_x0 if canvas.camera == "panning" else 0.0
+    bg = cv2.getRectSubPix(pano, (canvas.width, canvas.height), (off + 0.5 * canvas.width - 0.5,
+                                                                0.5 * canvas.height - 0.5))
+    big = cv2.resize(bg, (canvas.width * s, canvas.height * s), interpolation=cv2.INTER_LINEAR)
+    if canvas.setting == "treadmill":
+        _draw_treadmill(big, canvas, m, gy, cam, s)
+    _draw_runner(_Pen(big, s, m.H, m.f), J, m, look, canvas.facing)
+    if occluded:
+        _draw_occluder(big, canvas, m, gy, s)
+    return cv2.resize(big, (canvas.width, canvas.height), interpolation=cv2.INTER_AREA)
+
+
+def _average(exposures: list[np.ndarray]) -> np.ndarray:
+    return np.round(np.mean(np.stack(exposures), axis=0)).astype(np.uint8)
+
+
+def _glare(frame: np.ndarray, strength: float) -> np.ndarray:
+    """Veiling glare: light from a bright background scatters in the lens and washes the
+    dark runner toward the brightness around them."""
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (max(w // 8, 1), max(h // 8, 1)), interpolation=cv2.INTER_AREA)
+    veil = cv2.GaussianBlur(small.astype(np.float32), (0, 0), max(w, h) / 8 / 12)
+    veil = cv2.resize(veil, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip((1.0 - strength) * frame + strength * veil, 0, 255).astype(np.uint8)
+
+
+def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
+    """A round trip through a JPEG: 8x8 blocks, ringing and smeared chroma."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def render_frames(params: GaitParams) -> Iterator[np.ndarray]:
+    """Yield the clip's RGB frames (height x width x 3, uint8) as rendered, before encoding."""
+    m, tracks = _simulate(params)
+    style = LOOK_STYLES[params.look]
+    return _frames(params, m, tracks["view"], _pick_look(params.seed, style),
+                   _pick_exposure(params.seed, style))
 
 
 def _write_h264(frames, path: Path, p: GaitParams, crf: int) -> None:
@@ -870,7 +1340,8 @@ def render_clip(params: GaitParams, out_path, *, crf: int = 28) -> dict:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     m, tracks = _simulate(params)
     truth = _truth(params, m, tracks)
-    _write_h264(_frames(params, m, tracks, _pick_look(params.seed)), out_path, params, crf)
+    crf = max(crf, LOOK_STYLES[params.look].min_crf)  # a compressed look stays compressed
+    _write_h264(render_frames(params), out_path, params, crf)
     joints_path = _sidecar(out_path, ".joints.npz")
     np.savez_compressed(joints_path, **tracks)
     truth["joints_px"] = joints_path.name
