@@ -13,7 +13,7 @@ from .config import Thresholds
 from .gait import FEET, SceneryProbe, analyse_gait, contact_times
 from .pose import PoseSeries
 from .report import Report, metric_summary
-from .rules import Evidence, judge, score
+from .rules import Evidence, judge, score, slow_motion_note
 
 
 FOOT_POINTS = [[K.SIDE[foot][point] for point in ("ankle", "heel", "toe")] for foot in FEET]
@@ -96,10 +96,7 @@ def _metrics(ev: Evidence) -> dict:
 def _warnings(raw: PoseSeries, video: dict, gait, feet_seen: float, findings: list, position: str) -> list[str]:
     notes = []
     if gait.slow_motion_factor is not None:
-        notes.append(f"This looks like a slow-motion clip: a run (with flight phases) at {gait.cadence_spm:.0f} "
-                     f"steps/min of clip time, which no one runs in real time; about {gait.slow_motion_factor:g}x "
-                     "slowed. Cadence and contact times are not judged. Give the factor (capture fps / playback "
-                     "fps, e.g. 120/30 = 4) with --slowmo, or set it in the app's sidebar.")
+        notes.append(slow_motion_note(gait))
     if video.get("fps_source") == "assumed":
         # every time, cadence and contact time scales with this guess
         notes.append(f"The frame rate is missing or implausible in the file, so {video['fps']:g} fps was assumed "

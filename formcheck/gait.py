@@ -440,22 +440,31 @@ def _dft_power(freqs: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarray:
     return re * re + im * im
 
 
+def _leg_swing_frequencies(pose: PoseSeries, lo_hz: float, hi_hz: float) -> list[tuple[float, float]]:
+    """(stride frequency, visibility) of each leg's fore-aft swing (ankle relative to pelvis)
+    that shows one in [lo, hi] Hz."""
+    hx = hip_mid(pose)[:, 0]
+    out = []
+    for side in FEET:
+        s = SIDE[side]
+        f = dominant_frequency(pose.xy[:, s["ankle"], 0] - hx, pose.t_s, lo_hz, hi_hz)
+        if f is not None:
+            out.append((f, float(np.nanmean(pose.visibility[:, s["ankle"]])) + 1e-6))
+    return out
+
+
 def spectral_stride_time(pose: PoseSeries, contact_stride: float | None) -> float | None:
-    """Stride period from the legs' fore-aft swing (ankle relative to pelvis).
+    """Stride period from the legs' fore-aft swing, averaged over both legs by visibility.
 
     Searched within ±25 % of the contact-based estimate when there is one, so a
     harmonic can never be picked instead of the stride.
     """
     lo, hi = (0.4, 2.5) if contact_stride is None else (0.75 / contact_stride, 1.25 / contact_stride)
-    hx = hip_mid(pose)[:, 0]
-    freqs, weights = [], []
-    for side in FEET:
-        s = SIDE[side]
-        f = dominant_frequency(pose.xy[:, s["ankle"], 0] - hx, pose.t_s, lo, hi)
-        if f is not None:
-            freqs.append(f)
-            weights.append(np.nanmean(pose.visibility[:, s["ankle"]]) + 1e-6)
-    return 1.0 / float(np.average(freqs, weights=weights)) if freqs else None
+    legs = _leg_swing_frequencies(pose, lo, hi)
+    if not legs:
+        return None
+    freqs, weights = zip(*legs)
+    return 1.0 / float(np.average(freqs, weights=weights))
 
 
 SWING_BAND_HZ = (0.15, 3.0)  # stride frequencies: a 10x slow-motion jog to a sprint
@@ -466,12 +475,10 @@ def swing_stride_time(pose: PoseSeries) -> float | None:
     """Stride period from each leg's fore-aft swing over the whole band, with no contact times;
     None unless both legs give the same rhythm (a runner in view for too little of the clip
     gives two different answers)."""
-    hx = hip_mid(pose)[:, 0]
-    freqs = [dominant_frequency(pose.xy[:, SIDE[side]["ankle"], 0] - hx, pose.t_s, *SWING_BAND_HZ)
-             for side in FEET]
-    if None in freqs or abs(freqs[0] / freqs[1] - 1.0) > SWING_FEET_AGREE:
+    legs = _leg_swing_frequencies(pose, *SWING_BAND_HZ)
+    if len(legs) < 2 or abs(legs[0][0] / legs[1][0] - 1.0) > SWING_FEET_AGREE:
         return None
-    return 2.0 / (freqs[0] + freqs[1])
+    return 2.0 / (legs[0][0] + legs[1][0])
 
 
 WALK_DUTY_ABOVE = 0.55  # a foot on the ground over half the stride: double support, a walk

@@ -30,7 +30,7 @@ _MAYBE_NATIVE = re.compile(rb"^[A-Z]")
 _SHOW_ENV = "FORMCHECK_NATIVE_LOGS"
 _SENTINEL = b"\x00formcheck-stderr-flush\x00"  # written at exit to learn when all before it is out
 _lock = threading.Lock()
-_state: dict = {}  # pipe_inode, thread, real_fd of the filter currently on fd 2
+_state: dict = {}  # pipe_inode, thread of the filter currently on fd 2
 
 
 def is_native_line(line: bytes) -> bool:
@@ -56,7 +56,7 @@ def filter_native_logs() -> None:
         thread.start()
         if not _state:
             atexit.register(_drain)
-        _state.update(pipe_inode=_fd_inode(2), thread=thread, real_fd=real_fd)
+        _state.update(pipe_inode=_fd_inode(2), thread=thread)
 
 
 def _fd_inode(fd: int) -> tuple[int, int] | None:

@@ -97,10 +97,12 @@ def _not_running(ev: Evidence) -> bool:
     return ev.gait.gait_type != "run"
 
 
-def _slow_motion_why(ev: Evidence) -> str:
-    return (f"This looks like slow motion (a run at {ev.gait.cadence_spm:.0f} steps/min of clip time, about "
-            f"{ev.gait.slow_motion_factor:g}x slowed): times are not real. Give the factor with --slowmo "
-            "(capture fps / playback fps), or set it in the app.")
+def slow_motion_note(gait: Gait) -> str:
+    """What the report says about a clip that is physically slow motion (gait.slow_motion_factor)."""
+    return (f"This looks like a slow-motion clip: a run (with flight phases) at {gait.cadence_spm:.0f} "
+            f"steps/min of clip time, which no one runs in real time; about {gait.slow_motion_factor:g}x "
+            "slowed. Cadence and contact times are not judged. Give the factor (capture fps / playback "
+            "fps, e.g. 120/30 = 4) with --slowmo, or set it in the app's sidebar.")
 
 
 # ---------------------------------------------------------------------------
@@ -228,7 +230,7 @@ def cadence(ev: Evidence, th: Thresholds) -> Finding:
         return Finding("cadence", title, UNKNOWN, value, unit, target,
                        "Not running (walking or standing): the cadence target applies to running.")
     if ev.gait.slow_motion_factor is not None:
-        return Finding("cadence", title, UNKNOWN, value, unit, target, _slow_motion_why(ev))
+        return Finding("cadence", title, UNKNOWN, value, unit, target, slow_motion_note(ev.gait))
     if value >= th.cadence_pass:
         status, cue = PASS, "Quick, light steps: good cadence."
     elif value >= th.cadence_caution:
@@ -397,7 +399,7 @@ def contact_time(ev: Evidence, th: Thresholds) -> Finding:
         return unknown("contact_time", title, unit, target, "No foot contacts found.")
     value = float(np.median(times))
     if ev.gait.slow_motion_factor is not None:
-        return Finding("contact_time", title, UNKNOWN, value, unit, target, _slow_motion_why(ev))
+        return Finding("contact_time", title, UNKNOWN, value, unit, target, slow_motion_note(ev.gait))
     lo, hi = th.contact_time_range
     if lo <= value <= hi:
         return Finding("contact_time", title, PASS, value, unit, target, f"Feet on the ground {value:.2f} s per step.")

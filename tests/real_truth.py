@@ -117,8 +117,7 @@ class ContactScore:
         return self.strike_agreed / self.strike_judged if self.strike_judged else float("nan")
 
 
-def score_contacts(found: list[dict], truth: ClipTruth, near_side: str,
-                   tol: int = TOLERANCE_FRAMES) -> ContactScore:
+def score_contacts(found: list[dict], truth: ClipTruth, tol: int = TOLERANCE_FRAMES) -> ContactScore:
     """Match the report's contacts (dicts with foot, frame, strike) to the annotated touch-downs,
     either foot, nearest first, each used once."""
     first, last = truth.judged
@@ -210,4 +209,4 @@ TABLE_HEADER = ("| clip | copy | time | direction | facing | setting | gait | sl
 def judge_report(report, truth: ClipTruth) -> RealClipResult:
     return RealClipResult(truth, report.direction, report.runner.get("facing"), report.setting, report.gait_type,
                           report.cadence_spm, bool(report.video.get("slow_motion_suspected")),
-                          score_contacts(report.contacts, truth, report.runner.get("near_side")))
+                          score_contacts(report.contacts, truth))
