@@ -145,6 +145,9 @@ class LiveSession:
         self._worker: threading.Thread | None = None
         self._rolling: Report | None = None
         self._rolling_near = "left"
+        # The pose model is not mirror-symmetric: like a clip's, a live runner facing image-right is shown
+        # to it mirrored (facing.py), once the rolling analysis has seen which way they face.
+        self._faces_right = False
         self._last_analysis_ms: float | None = None
         self._last_t_ms: float | None = None
         self._last_center: np.ndarray | None = None
@@ -202,6 +205,8 @@ class LiveSession:
                 self.stats.dropped = dropped
         self._frame_count += 1
         if self._last_row is None or (self._frame_count - 1) % self.pose_every == 0:
+            with self._lock:
+                self._estimator.mirror = self._faces_right  # set here, between frames, never mid-detect
             row = self._last_row = self._pick_runner(self._estimator.detect(bgr, t_ms))
             entry = (float(t_ms), row.astype(np.float32), w, h)
             self._window.append(entry)
@@ -298,6 +303,7 @@ class LiveSession:
             self._rolling = report
             if report is not None:
                 self._rolling_near = report.runner.get("near_side", "left")
+                self._faces_right = report.runner.get("facing") == "right"
             s = self.stats
             s.window_s = span
             s.analysed_at_ms = t_ms

@@ -92,6 +92,23 @@ def test_summary_judges_the_session_with_the_same_rules(fed_session):
     assert set(report.to_dict()) >= {"formcheck_version", "video", "rules", "score", "contacts"}
 
 
+def test_a_runner_facing_right_is_shown_to_the_model_mirrored_as_in_clip_analysis(fed_session):
+    """The pose model is not mirror-symmetric (7 degrees of elbow on this runner): live, like a clip,
+    shows it every runner facing left, so filming from either side gives the same numbers."""
+    import cv2
+
+    from formcheck.video import VideoFile
+
+    with VideoFile(TREADMILL) as video, LiveSession(max_session_s=5.0) as session:
+        for frame in video:
+            session.process(cv2.flip(frame.bgr, 1), frame.index * 1000.0 / 30.0, draw=False)
+        mirrored = session.summary()
+    assert mirrored.runner["facing"] == "right" and fed_session.summary.runner["facing"] == "left"
+    elbow, elbow_m = (r.metrics["elbow_angle_deg"]["median"] for r in (fed_session.summary, mirrored))
+    assert abs(elbow - elbow_m) <= 1.5
+    assert mirrored.cadence_spm == pytest.approx(fed_session.summary.cadence_spm, rel=0.02)
+
+
 def test_rolling_cadence_survives_dropped_frames():
     """A busy machine processes only the newest frame: about 15 of 30 fps, irregularly spaced."""
     from formcheck.video import VideoFile
