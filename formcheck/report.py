@@ -14,9 +14,14 @@ import numpy as np
 from .errors import OutputError
 from .rules import Finding
 
+
 def score_text(score: int | None) -> str:
     """'85/100', or 'not enough to score' when too few cues could be judged."""
     return "not enough to score" if score is None else f"{score}/100"
+
+
+SCHEMA_VERSION = 1  # of the JSON form; bump when a field is removed, renamed or changes meaning
+SCHEMA_PATH = Path(__file__).with_name("report.schema.json")  # the JSON form's contract, shipped with formcheck
 
 
 STATUS_MARK = {"pass": "PASS", "caution": "CAUTION", "fail": "FAIL", "unknown": "?"}
@@ -47,6 +52,7 @@ class Report:
 
     def to_dict(self) -> dict:
         return {
+            "schema_version": SCHEMA_VERSION,
             "formcheck_version": self.formcheck_version,
             "video": self.video,
             "runner": self.runner,

@@ -11,10 +11,12 @@ import csv
 import json
 
 import av
+import jsonschema
 import pytest
 
 import formcheck
 from formcheck import Outputs
+from formcheck.report import SCHEMA_PATH
 from conftest import TREADMILL_CADENCE
 
 pytestmark = pytest.mark.slow
@@ -89,8 +91,7 @@ def test_contacts_are_plausible(forward):
 def test_report_json_keeps_the_contract(forward):
     report, out = forward
     data = json.loads((out / "treadmill_forward_male_side.formcheck.json").read_text())
-    assert set(data) >= {"formcheck_version", "video", "runner", "direction", "setting", "cadence_spm",
-                         "contacts", "metrics", "rules", "score"}
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))  # the published contract
     assert data["video"]["frames"] == 360 and data["video"]["width"] == 720 and data["video"]["height"] == 1280
     assert {r["id"] for r in data["rules"]} == RULE_IDS
     assert all(r["status"] in {"pass", "caution", "fail", "unknown"} for r in data["rules"])

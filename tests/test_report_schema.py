@@ -1,0 +1,53 @@
+"""The report's JSON form keeps its published contract (formcheck/report.schema.json)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import jsonschema
+import pytest
+from landmark_gait import Gait2D, make_series
+
+from formcheck.analysis import analyse_pose
+from formcheck.report import SCHEMA_PATH, SCHEMA_VERSION
+
+
+@pytest.fixture(scope="module")
+def validator():
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def report_json(**gait) -> dict:
+    report, _ = analyse_pose(make_series(Gait2D(**gait)), {"path": "synthetic.mp4", "fps": 60.0})
+    return json.loads(report.to_json())  # what a reader of the file gets
+
+
+@pytest.mark.parametrize("gait", [
+    {},  # a good backward jog
+    dict(cadence=60.0, step_length_leg=0.5),  # a run too slow for real time: slow motion suspected
+    dict(duty=0.65, bounce_leg=0.03),  # a walk
+    dict(duration_s=1.0),  # one second: a few contacts, no full strides
+], ids=["jog", "slow-motion", "walk", "short"])
+def test_reports_of_every_kind_follow_the_schema(validator, gait):
+    data = report_json(**gait)
+    assert data["schema_version"] == SCHEMA_VERSION
+    validator.validate(data)
+
+
+def test_the_schema_catches_a_broken_report(validator):
+    good = report_json()
+    for break_it in (lambda d: d.pop("rules"), lambda d: d["rules"][0].update(status="great"),
+                     lambda d: d.update(score=140), lambda d: d["contacts"][0].update(foot="middle"),
+                     lambda d: d.update(schema_version=SCHEMA_VERSION + 1)):
+        bad = copy.deepcopy(good)
+        break_it(bad)
+        assert not validator.is_valid(bad)
+
+
+def test_the_schema_ships_inside_formcheck():
+    from importlib.resources import files
+
+    assert files("formcheck").joinpath("report.schema.json").is_file()
