@@ -337,6 +337,18 @@ def _extremes(r: np.ndarray, spacing: int, prominence: float) -> tuple[np.ndarra
     return peaks[inside] - pad, props["prominences"][inside]
 
 
+ANCHORED_WITHIN = 0.25  # of the stride: a stance-mask contact this close to a swing-anchored one is the same step
+
+
+def _with_missed_stances(anchored: list[Contact], stance_contacts: list[Contact], stride_s: float) -> list[Contact]:
+    """The swing-anchored contacts, plus each stance that the foot's height and sliding show where
+    no anchored contact is near: a step whose swing the clip cut off at its start or end, or that a
+    left/right swap of the landmarks hid."""
+    missed = [c for c in stance_contacts
+              if all(abs(c.time_s - k.time_s) > ANCHORED_WITHIN * stride_s for k in anchored)]
+    return sorted(anchored + missed, key=lambda c: c.frame)
+
+
 def _one_per_step(landings: list[_Landing]) -> list[_Landing]:
     """Of touch-downs too close to both be real, the one with the clearer swing: a left/right
     swap of the landmarks shows one landing on both feet, a wobble in late swing two on one."""
@@ -612,7 +624,8 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
         locked = phase_locked_contacts(pose, foot_reach(pose, leg_px, travel), vrel, travel, rhythm,
                                        point_heights, facing)
         if len(locked) >= 3:
-            contacts, stance = locked, _stance_of(locked, len(pose))
+            contacts = _with_missed_stances(locked, contacts, rhythm)
+            stance = _stance_of(contacts, len(pose))
     gait = Gait(facing=facing, travel=travel, direction=classify_direction(facing, travel),
                 setting=classify_setting(pose, stance, vrel, leg_px, travel, scenery), gait_type="unknown",
                 leg_length_px=leg_px, near_side=near_side, contacts=contacts, stance=stance,
