@@ -4,9 +4,9 @@ Each step is anchored on the legs' fore-aft swing, the clearest signal a side vi
 the feet: a foot lands just after it is farthest ahead of the pelvis in the direction of
 travel, once it slides back against travel at the running (or belt) speed, and lifts just
 before it is farthest behind. Sliding back, not height, separates a planted foot from a
-dragging swing foot, and it holds on a treadmill and overground alike. Where the legs show
-no steady rhythm, stances come from height and sliding together. Nothing here assumes
-forward running.
+dragging swing foot, and it holds on a treadmill and overground alike. Stances seen from
+height and sliding together fill in the steps the swing misses, and stand in where the legs
+show no steady rhythm. Nothing here assumes forward running.
 """
 
 from __future__ import annotations
@@ -219,7 +219,8 @@ def _strike(pitch: np.ndarray, point_heights: np.ndarray, start: int, flat_pitch
 
 
 def find_contacts(pose: PoseSeries, stance: np.ndarray, point_heights: np.ndarray, facing: int) -> list[Contact]:
-    """One contact per run of the stance mask: the fallback when the legs show no steady rhythm."""
+    """One contact per run of the stance mask: the contacts where the legs show no steady rhythm,
+    and the steps the swing anchor misses where they do."""
     runs = [[(a, b) for a, b in _runs(stance[:, col]) if a > 0] for col in range(2)]  # a run at frame 0 has no touch-down
     return _drop_double_contacts(_contacts(pose, runs, point_heights, facing))
 
