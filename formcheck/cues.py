@@ -149,10 +149,6 @@ _CUES = (
 CUES: dict[str, Cue] = {c.id: c for c in _CUES}
 
 
-def cue(cue_id: str) -> Cue:
-    return CUES[cue_id]
-
-
 def editable_thresholds() -> list[Editable]:
     """Every threshold the app lets a user edit, in cue order."""
     return [e for c in _CUES for e in c.editable]
