@@ -8,8 +8,9 @@ Model, in a world frame of pixels with y up and the ground at y = 0:
   bounces vertically once per step. On a treadmill the same motion is seen by a camera
   that moves with the pelvis, so the belt (and the planted foot on it) slides by instead.
 - Each foot has a stride of two steps: stance (duty factor) with the sole planted, the
-  foot pitching about the toe or heel at the start and end of stance; then a swing along a
-  minimum-jerk path to the next contact point with a sinusoidal clearance profile.
+  foot pitching about the toe or heel at the start and end of stance; then a swing to the
+  next contact point with a sinusoidal clearance profile, landing as real feet do: still
+  moving along the travel, at a fraction of the runner's speed (late-swing retraction).
 - Legs are two-link inverse kinematics from the hip to the ankle, knees bending toward the
   facing side. Arms swing at the stride frequency with a fixed elbow angle.
 Contacts and toe-offs in the truth are read back from the sampled frames (the first and
@@ -75,6 +76,9 @@ TAKEOFF_PITCH_DEG = {"backward": -20.0, "forward": 25.0}  # BR: heel-last; FR: t
 EARLY_STANCE = {"forefoot": 0.35, "flat": 0.0, "heel": 0.2}  # share of stance to lower the foot
 LATE_STANCE = 0.3  # share of stance spent rolling onto the take-off point
 CLEARANCE_LEG = 0.15  # peak swing clearance of the lowest foot point, in leg lengths
+# Late-swing retraction: at touch-down the foot already moves back against the pelvis at this
+# share of the runner's speed, so it meets the ground still moving along the travel (the rest).
+LANDING_RETRACTION = 0.6
 DRAG_CLEARANCE_LEG = 0.015  # heel drag: under the 0.03 L rule threshold all swing long
 ARM_SWING_DEG = 25.0
 ARM_REST_DEG = -8.0  # mid-swing upper arm, relative to the trunk: hangs slightly behind it
@@ -281,9 +285,10 @@ def _smoothstep(u):
     return u * u * (3.0 - 2.0 * u)
 
 
-def _min_jerk(u):
+def _swing_path(u, end_slope: float):
+    """0 -> 1 leaving at rest and arriving with slope end_slope (a cubic Hermite)."""
     u = np.clip(u, 0.0, 1.0)
-    return u**3 * (10.0 - 15.0 * u + 6.0 * u * u)
+    return (-2.0 * u + 3.0) * u * u + end_slope * (u - 1.0) * u * u
 
 
 # --------------------------------------------------------------------------- feet
@@ -333,7 +338,10 @@ def _swing(m: _Model, j: int, k, s):
     lowest = np.minimum(hy, ty)
     # Clearance is defined on the lowest foot point, so the sole never dips into the ground.
     ay = m.clearance * np.sin(np.pi * np.clip(s, 0.0, 1.0)) - lowest
-    ax = ax0 + (ax1 - ax0) * _min_jerk(s)
+    # Why not ease to a stop over the landing point: a foot hovering still above the ground is
+    # planted in all but height, which no landmark could tell from a touch-down.
+    landing_slope = (1.0 - LANDING_RETRACTION) * (1.0 - m.duty)  # ground speed / stride per swing
+    ax = ax0 + (ax1 - ax0) * _swing_path(s, landing_slope)
     return ax, ay, pitch
 
 
