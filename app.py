@@ -979,18 +979,11 @@ def live_stats_markdown(holder: LiveHolder) -> str:
     if session is None:
         return "Connecting… waiting for the first camera frame."
     s = session.snapshot()
-    lag = f" · lag {s.lag_ms:.0f} ms" if s.lag_ms is not None else ""
-    lines = timer_markdown(s) + [f"**{s.fps:.1f} fps** · latency {s.latency_ms:.0f} ms{lag}",
-                                 f"frames processed: {s.frames} · stale frames skipped: {s.dropped}", ""]
-    if s.cadence_spm is not None:
+    lines = timer_markdown(s) + [s.timing(), f"frames processed: {s.frames} · stale frames skipped: {s.dropped}", ""]
+    readings = s.readings()
+    if readings:
         lines.append(f"Rolling {s.window_s:.0f} s:")
-        lines.append(f"- cadence **{s.cadence_spm:.0f} steps/min**")
-        if s.trunk_lean_deg is not None:
-            lines.append(f"- trunk lean {s.trunk_lean_deg:+.0f}°")
-        if s.elbow_angle_deg is not None:
-            lines.append(f"- elbow angle {s.elbow_angle_deg:.0f}°")
-        if s.strikes:
-            lines.append(f"- recent strikes: {', '.join(s.strikes)}")
+        lines += [f"- {reading}" for reading in readings]
     else:
         lines.append(s.advice() or "Waiting for the first analysis…")
     return "\n".join(line if line.startswith("-") or not line else line + "  " for line in lines)

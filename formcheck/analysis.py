@@ -27,8 +27,9 @@ def analyse_pose(raw: PoseSeries, video: dict, thresholds: Thresholds | None = N
     (clean pose, gait events, angle series) for drawing. ``scenery`` tells a panning
     camera from a treadmill (see gait.classify_setting)."""
     thresholds = thresholds or Thresholds()
-    with warnings.catch_warnings():
-        # frames or landmarks with no data give all-NaN slices; they are handled as unknown
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # frames or landmarks with no data (a short or empty live window too) give all-NaN slices;
+        # they are handled as unknown
         warnings.simplefilter("ignore", RuntimeWarning)
         return _analyse(raw, video, thresholds, scenery)
 
@@ -80,7 +81,7 @@ def _contact_dict(c, pose: PoseSeries) -> dict:
 
 def _metrics(ev: Evidence) -> dict:
     g = ev.gait
-    hips_up = -K.hip_mid(ev.pose)[:, 1] / g.leg_length_px
+    hips_up = -ev.pose.hip_centre()[:, 1] / g.leg_length_px
     bounce = [np.nanmax(hips_up[a.frame:b.frame]) - np.nanmin(hips_up[a.frame:b.frame])
               for a, b in zip(g.contacts[:-1], g.contacts[1:]) if b.frame - a.frame >= 2]
     return {
@@ -142,7 +143,7 @@ def _feet_seen_fraction(raw: PoseSeries) -> float:
 
 def _position(raw: PoseSeries) -> str:
     """Where the analysed person is in the picture, in words a user can match to the video."""
-    hips_x = K.hip_mid(raw)[raw.detected, 0]
+    hips_x = raw.hip_centre()[raw.detected, 0]
     if not hips_x.size:
         return "nowhere in the frame"
     if np.ptp(hips_x) > raw.width / 3:
@@ -153,7 +154,7 @@ def _position(raw: PoseSeries) -> str:
 
 def _per_frame(ev: Evidence) -> dict:
     pose, g = ev.pose, ev.gait
-    hips = K.hip_mid(pose)
+    hips = pose.hip_centre()
     table = {"frame": pose.frame_index, "time_s": np.round(pose.t_s, 4), "detected": pose.detected.astype(int),
              "trunk_lean_deg": ev.trunk_lean, "elbow_angle_deg": ev.elbow, "hip_x_px": hips[:, 0],
              "hip_y_px": hips[:, 1]}

@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .kinematics import SIDE, _runs, fps_of, foot_pitch_deg, hip_mid
+from .kinematics import SIDE, _runs, fps_of, foot_pitch_deg
 from .pose import PoseSeries
 
 FEET = ("left", "right")
@@ -98,7 +98,7 @@ def relative_foot_velocity(pose: PoseSeries, leg_px: float, point_heights: np.nd
     """(T, 2) horizontal velocity, relative to the pelvis, of each foot's lower point
     (heel or toe), in L/s. The lower point is the one on the ground in stance, so its
     speed is the belt speed (treadmill) or the running speed (overground)."""
-    hx = hip_mid(pose)[:, 0]
+    hx = pose.hip_centre()[:, 0]
     out = np.full((len(pose), 2), np.nan)
     for col, side in enumerate(FEET):
         s = SIDE[side]
@@ -256,7 +256,7 @@ def foot_reach(pose: PoseSeries, leg_px: float, travel: int) -> np.ndarray:
     feet (half a leg length or more each way, against landmark noise of a few hundredths),
     so it anchors every step even where the foot's height is lost in blur.
     """
-    hx = hip_mid(pose)[:, 0]
+    hx = pose.hip_centre()[:, 0]
     out = np.full((len(pose), 2), np.nan)
     for col, side in enumerate(FEET):
         s = SIDE[side]
@@ -456,7 +456,7 @@ def _dft_power(freqs: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _leg_swing_frequencies(pose: PoseSeries, lo_hz: float, hi_hz: float) -> list[tuple[float, float]]:
     """(stride frequency, visibility) of each leg's fore-aft swing (ankle relative to pelvis)
     that shows one in [lo, hi] Hz."""
-    hx = hip_mid(pose)[:, 0]
+    hx = pose.hip_centre()[:, 0]
     out = []
     for side in FEET:
         s = SIDE[side]
@@ -517,7 +517,7 @@ def mid_stance_hip_height(pose: PoseSeries, leg_px: float, travel: int, stride_s
     contact times, so it holds where the feet are blurred or the stances cut short."""
     from scipy.ndimage import uniform_filter1d
 
-    hip = hip_mid(pose)
+    hip = pose.hip_centre()
     up = -hip[:, 1] / leg_px
     ok = np.isfinite(up)
     if ok.sum() < 10 or not travel:
@@ -562,7 +562,7 @@ def slow_motion_factor(gait_type: str, cadence_spm: float | None) -> float | Non
 
 def feet_move(pose: PoseSeries, leg_px: float, min_range_leg: float = 0.2) -> bool:
     """Whether either ankle swings fore-aft relative to the pelvis by a stepping amount."""
-    hx = hip_mid(pose)[:, 0]
+    hx = pose.hip_centre()[:, 0]
     for side in FEET:
         rel = (pose.xy[:, SIDE[side]["ankle"], 0] - hx) / leg_px
         if np.isfinite(rel).sum() >= 5 and np.nanpercentile(rel, 95) - np.nanpercentile(rel, 5) > min_range_leg:
@@ -583,7 +583,7 @@ def classify_setting(pose: PoseSeries, stance: np.ndarray, vrel: np.ndarray, leg
     The hips crossing the frame settle it. Hips that stay put are a treadmill unless the
     scenery slides past: a camera panning to follow an overground runner.
     """
-    hx = hip_mid(pose)[:, 0]
+    hx = pose.hip_centre()[:, 0]
     ok = np.isfinite(hx)
     if ok.sum() < 10 or not stance.any():
         return "unknown"

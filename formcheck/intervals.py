@@ -21,7 +21,7 @@ import numpy as np
 from . import kinematics as K
 from .coach import BEGINNER_PLAN
 from .gait import FEET, analyse_gait
-from .kinematics import SIDE, fps_of, hip_mid
+from .kinematics import SIDE, fps_of
 from .pose import PoseSeries
 
 LABELS = {
@@ -67,7 +67,7 @@ def _slice(pose: PoseSeries, a: int, b: int) -> PoseSeries:
 
 def _is_standing(pose: PoseSeries, leg_px: float, still_leg: float = 0.15) -> bool:
     """Standing: neither the hips nor the feet (relative to the hips) move more than a little."""
-    hips = hip_mid(pose)
+    hips = pose.hip_centre()
     if np.isfinite(hips[:, 0]).sum() < 5:
         return False
     spans = [np.nanpercentile(hips[:, 0], 95) - np.nanpercentile(hips[:, 0], 5)]

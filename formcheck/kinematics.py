@@ -44,8 +44,7 @@ def repair_swaps(xy: np.ndarray, max_flip: int = 3, flip_cost: float = 0.05) -> 
     swapped frame (``flip_cost`` torso lengths) keeps the model's labels when in doubt.
     """
     xy = xy.copy()
-    torso = np.linalg.norm(midpoint(xy, P.LEFT_SHOULDER, P.RIGHT_SHOULDER) - midpoint(xy, P.LEFT_HIP, P.RIGHT_HIP),
-                           axis=1)
+    torso = P.torso_length(xy)
     penalty = flip_cost * (float(np.nanmedian(torso)) if np.isfinite(torso).any() else 1.0)
     for left, right in [(LEG_POINTS["left"], LEG_POINTS["right"]), (ARM_POINTS["left"], ARM_POINTS["right"])]:
         both = np.array(left + right)
@@ -188,9 +187,6 @@ def interior_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
-def midpoint(xy: np.ndarray, i: int, j: int) -> np.ndarray:
-    return (xy[:, i] + xy[:, j]) / 2
-
 
 def facing_sign(pose: PoseSeries) -> int:
     """+1 if the runner faces image-right, -1 if image-left.
@@ -201,7 +197,7 @@ def facing_sign(pose: PoseSeries) -> int:
     xy = pose.xy
     votes = [np.nanmedian(xy[:, P.LEFT_TOE, 0] - xy[:, P.LEFT_HEEL, 0]),
              np.nanmedian(xy[:, P.RIGHT_TOE, 0] - xy[:, P.RIGHT_HEEL, 0]),
-             np.nanmedian(xy[:, P.NOSE, 0] - midpoint(xy, P.LEFT_EAR, P.RIGHT_EAR)[:, 0])]
+             np.nanmedian(xy[:, P.NOSE, 0] - P.midpoint(xy, P.LEFT_EAR, P.RIGHT_EAR)[:, 0])]
     total = np.nansum(np.sign(votes))
     return 1 if total >= 0 else -1
 
@@ -232,7 +228,7 @@ def leg_length_px(pose: PoseSeries, side: str) -> float:
 
 def trunk_lean_deg(pose: PoseSeries, facing: int) -> np.ndarray:
     """(T,) hip-mid -> shoulder-mid from vertical, positive toward the facing side."""
-    v = up(midpoint(pose.xy, P.LEFT_SHOULDER, P.RIGHT_SHOULDER) - midpoint(pose.xy, P.LEFT_HIP, P.RIGHT_HIP))
+    v = up(P.shoulder_centre(pose.xy) - pose.hip_centre())
     return np.degrees(np.arctan2(facing * v[:, 0], v[:, 1]))
 
 
@@ -247,6 +243,3 @@ def foot_pitch_deg(pose: PoseSeries, side: str, facing: int) -> np.ndarray:
     v = up(pose.xy[:, s["toe"]] - pose.xy[:, s["heel"]])
     return np.degrees(np.arctan2(-v[:, 1], facing * v[:, 0]))
 
-
-def hip_mid(pose: PoseSeries) -> np.ndarray:
-    return midpoint(pose.xy, P.LEFT_HIP, P.RIGHT_HIP)

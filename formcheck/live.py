@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -34,7 +33,7 @@ from .cues import CUES
 from .errors import CameraError, InputError, NoPersonError
 from .intervals import IntervalTimer, TimerState, activity_check
 from .pose import N_LANDMARKS, PoseEstimator, PoseSeries
-from .render import draw_panel, draw_skeleton, key_frame_still
+from .render import TIMER_BAND_SHARE, draw_panel, draw_skeleton, draw_timer_banner, key_frame_still
 from .report import Report
 
 WINDOW_S = 10.0  # rolling analysis window
@@ -84,20 +83,28 @@ class LiveStats:
             return "No clear running steps in the last seconds yet." + slow
         return None
 
-    def lines(self) -> list[str]:
-        """Short text lines for the on-frame panel and the page."""
-        out = [f"{self.fps:4.1f} fps  latency {self.latency_ms:3.0f} ms"
-               + (f"  lag {self.lag_ms:3.0f} ms" if self.lag_ms is not None else "")
-               + (f"  pose 1 frame in {self.pose_every}" if self.pose_every > 1 else "")]
+    def timing(self) -> str:
+        """How fast frames are processed, and how far behind the camera."""
+        return (f"{self.fps:.1f} fps  latency {self.latency_ms:.0f} ms"
+                + (f"  lag {self.lag_ms:.0f} ms" if self.lag_ms is not None else "")
+                + (f"  pose 1 frame in {self.pose_every}" if self.pose_every > 1 else ""))
+
+    def readings(self) -> list[str]:
+        """The rolling window's measures in words (ASCII, so the frame's panel can draw them too)."""
+        out = []
         if self.cadence_spm is not None:
-            out.append(f"cadence {self.cadence_spm:.0f} spm")
+            out.append(f"cadence {self.cadence_spm:.0f} steps/min")
         if self.trunk_lean_deg is not None:
-            out.append(f"lean {self.trunk_lean_deg:+.0f} deg")
+            out.append(f"trunk lean {self.trunk_lean_deg:+.0f} deg")
         if self.elbow_angle_deg is not None:
-            out.append(f"elbow {self.elbow_angle_deg:.0f} deg")
+            out.append(f"elbow angle {self.elbow_angle_deg:.0f} deg")
         if self.strikes:
-            out.append("strikes " + ", ".join(self.strikes[-2:]))
+            out.append("recent strikes " + ", ".join(self.strikes[-2:]))
         return out
+
+    def lines(self) -> list[str]:
+        """Short text lines for the on-frame panel."""
+        return [self.timing()] + self.readings()
 
 
 class LiveSession:
@@ -225,11 +232,9 @@ class LiveSession:
         """The person nearest the runner of the previous frames (the largest one at first)."""
         if not len(people):
             return np.full((N_LANDMARKS, 3), np.nan)
-        hips = people[:, [P.LEFT_HIP, P.RIGHT_HIP], :2].mean(axis=1)
-        shoulders = people[:, [P.LEFT_SHOULDER, P.RIGHT_SHOULDER], :2].mean(axis=1)
-        torso = np.linalg.norm(shoulders - hips, axis=1)
+        hips = P.hip_centre(people)
         if self._last_center is None or len(people) == 1:
-            best = int(np.argmax(torso))
+            best = int(np.argmax(P.torso_length(people)))
         else:
             best = int(np.argmin(np.linalg.norm(hips - self._last_center, axis=1)))
         self._last_center = hips[best]
@@ -296,7 +301,7 @@ class LiveSession:
         report = None
         if span >= MIN_WINDOW_S and seen.mean() >= 0.5:
             try:
-                report = _judge(series, {"path": self.source, "live": True}, self.thresholds)
+                report, _ = analyse_pose(series, {"path": self.source, "live": True}, self.thresholds)
             except Exception:  # noqa: BLE001 - a bad window must never stop the stream
                 report = None
         with self._lock:
@@ -425,7 +430,7 @@ class LiveSession:
                  "duration_s": round(duration, 2), "width": series.width, "height": series.height,
                  "seen_s": round((seen[-1] - seen[0]) / 1000.0, 2),
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self._started))}
-        return _judge(series, video, self.thresholds)
+        return analyse_pose(series, video, self.thresholds)[0]
 
     def close(self) -> None:
         with self._frame_lock:
@@ -442,78 +447,6 @@ class LiveSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-# ---------------------------------------------------------------------------
-# The interval timer on the picture: big enough to read from a treadmill a few metres away.
-
-TIMER_BAND_SHARE = 0.26  # banner height / picture height
-PHASE_BGR = {"walk_backward": (170, 110, 30), "run_backward": (40, 80, 220), "walk_forward": (60, 150, 50),
-             "run_forward": (30, 150, 200)}
-DONE_BGR = (110, 110, 110)
-
-
-def _fit_scale(text: str, font: int, height_px: float, max_width_px: float, thickness: int) -> float:
-    """Font scale that makes ``text`` ``height_px`` tall, shrunk if needed to fit ``max_width_px``."""
-    import cv2
-
-    (w, h), _ = cv2.getTextSize(text.replace("·", "-"), font, 1.0, thickness)
-    scale = height_px / max(h, 1)
-    return min(scale, max_width_px / max(w, 1)) if w * scale > max_width_px else scale
-
-
-def _outlined(img: np.ndarray, text: str, org: tuple[int, int], font: int, scale: float, colour,
-              thickness: int) -> None:
-    """Text with a dark rim (the same glyphs shifted, since a thicker stroke would also widen them)."""
-    import cv2
-
-    text = text.replace("·", "-")  # the drawing fonts are ASCII only
-    rim = max(1, thickness)
-    for dx, dy in ((-rim, 0), (rim, 0), (0, -rim), (0, rim), (-rim, -rim), (rim, rim), (-rim, rim), (rim, -rim)):
-        cv2.putText(img, text, (org[0] + dx, org[1] + dy), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
-    cv2.putText(img, text, org, font, scale, colour, thickness, cv2.LINE_AA)
-
-
-def draw_timer_banner(band: np.ndarray, state: TimerState, on_plan: bool | None = None,
-                      plan_check: str = "") -> None:
-    """Fill ``band`` (a strip of the output image, drawn in place) with the timer: the current phase
-    and its time left in big letters, then what comes next (counted down in the last seconds), then
-    whether the runner follows the plan. A change is announced by the strip lighting up in the new
-    phase's colour for a few seconds; a bar shows how much of the phase is done."""
-    import cv2
-
-    h, w = band.shape[:2]
-    if h < 12 or w < 40:
-        return
-    colour = DONE_BGR if state.phase is None else PHASE_BGR.get(state.phase.kind, DONE_BGR)
-    band[:] = colour if state.announcing else tuple(int(c * 0.45) for c in colour)
-    font = cv2.FONT_HERSHEY_DUPLEX
-    pad = max(4, int(0.03 * h))
-    big = max(1, int(round(h / 40)))
-    headline = ("NOW: " if state.announcing and state.phase is not None else "") + state.headline()
-    clock = "" if state.phase is None else state.clock()
-    line1_h = 0.42 * h
-    # phase and clock share one size, shrunk together when the phase name is long or the picture narrow
-    scale = _fit_scale(f"{headline}    {clock}", font, line1_h, w - 2 * pad, big)
-    (cw, _), _ = cv2.getTextSize(clock, font, scale, big)
-    y1 = pad + int(line1_h)
-    _outlined(band, headline, (pad, y1), font, scale, (255, 255, 255), big)
-    if clock:
-        _outlined(band, clock, (w - cw - pad, y1), font, scale, (255, 255, 255), big)
-    small = max(1, big // 2)
-    detail = state.detail()
-    y2 = y1 + pad + int(0.17 * h)
-    _outlined(band, detail, (pad, y2), font, _fit_scale(detail, font, 0.17 * h, w - 2 * pad, small),
-              (0, 255, 255) if state.counting_down else (255, 255, 255), small)
-    if plan_check:
-        y3 = y2 + pad + int(0.13 * h)
-        _outlined(band, plan_check, (pad, y3), font, _fit_scale(plan_check, font, 0.13 * h, w - 2 * pad, small),
-                  (120, 255, 120) if on_plan else (0, 170, 255), small)
-    if state.phase is not None:  # progress through this phase
-        done = 1.0 - state.time_left_s / max(state.phase.duration_s, 1e-6)
-        bar = max(3, int(0.06 * h))
-        band[h - bar:, :] = (40, 40, 40)
-        band[h - bar:, : int(round(w * min(max(done, 0.0), 1.0)))] = (255, 255, 255)
 
 
 def _series(entries: list) -> PoseSeries | None:
@@ -559,13 +492,6 @@ def resample_uniform(series: PoseSeries, fps: float = RESAMPLE_FPS, max_gap_s: f
     xy[empty] = np.nan
     vis[empty] = 0.0
     return PoseSeries(xy.reshape(len(grid), n, 2), vis, grid, np.arange(len(grid)), series.width, series.height)
-
-
-def _judge(series: PoseSeries, video: dict, thresholds: Thresholds) -> Report:
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices in short or empty windows
-        report, _ = analyse_pose(series, video, thresholds)
-    return report
 
 
 class StreamClock:
@@ -737,4 +663,4 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
     return report
 
 
-__all__ = ["LiveSession", "LiveStats", "LatestFrame", "StreamClock", "draw_timer_banner", "run_camera_window"]
+__all__ = ["LiveSession", "LiveStats", "LatestFrame", "StreamClock", "run_camera_window"]

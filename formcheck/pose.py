@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
 import statistics
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
@@ -33,6 +32,24 @@ LEFT_RIGHT_PAIRS = [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14),
 MIRROR_INDEX = np.arange(N_LANDMARKS)
 for _l, _r in LEFT_RIGHT_PAIRS:
     MIRROR_INDEX[_l], MIRROR_INDEX[_r] = _r, _l
+
+def midpoint(xy: np.ndarray, i: int, j: int) -> np.ndarray:
+    """(..., 2) midpoint of landmarks i and j of (..., 33, >=2) landmark arrays."""
+    return (xy[..., i, :2] + xy[..., j, :2]) / 2
+
+
+def hip_centre(xy: np.ndarray) -> np.ndarray:
+    return midpoint(xy, LEFT_HIP, RIGHT_HIP)
+
+
+def shoulder_centre(xy: np.ndarray) -> np.ndarray:
+    return midpoint(xy, LEFT_SHOULDER, RIGHT_SHOULDER)
+
+
+def torso_length(xy: np.ndarray) -> np.ndarray:
+    """Hip centre to shoulder centre, the body's scale that does not change with the stride."""
+    return np.linalg.norm(shoulder_centre(xy) - hip_centre(xy), axis=-1)
+
 
 SKELETON = [(11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24),
             (23, 25), (25, 27), (27, 29), (29, 31), (27, 31), (24, 26), (26, 28), (28, 30),
@@ -62,6 +79,14 @@ class PoseSeries:
     @property
     def t_s(self) -> np.ndarray:
         return self.t_ms / 1000.0
+
+    def hip_centre(self) -> np.ndarray:
+        """(T, 2) pelvis: the midpoint of the hips."""
+        return hip_centre(self.xy)
+
+    def torso_length(self) -> np.ndarray:
+        """(T,) hip centre to shoulder centre, pixels."""
+        return torso_length(self.xy)
 
     def with_xy(self, xy: np.ndarray) -> "PoseSeries":
         return replace(self, xy=xy)
@@ -180,9 +205,7 @@ _MIN_PERSON_FRAMES = 10  # a shorter track is detector flicker, not a person in 
 
 def _body_center_and_size(person: np.ndarray) -> tuple[np.ndarray, float]:
     """Hip centre (pixels) and torso length (hip centre to shoulder centre)."""
-    hips = (person[LEFT_HIP, :2] + person[RIGHT_HIP, :2]) / 2
-    shoulders = (person[LEFT_SHOULDER, :2] + person[RIGHT_SHOULDER, :2]) / 2
-    return hips, math.hypot(*(shoulders - hips)) + 1e-6
+    return hip_centre(person), float(torso_length(person)) + 1e-6
 
 
 class _Track:

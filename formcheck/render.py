@@ -12,6 +12,7 @@ import numpy as np
 
 from . import pose as P
 from .cues import CUES
+from .intervals import TimerState
 from .kinematics import SIDE
 from .rules import Evidence, Finding
 
@@ -72,8 +73,7 @@ class Annotator:
 
     def _draw_angles(self, bgr, i, scale):
         xy = self.ev.pose.xy[i]
-        hips = xy[[P.LEFT_HIP, P.RIGHT_HIP]].mean(axis=0)
-        shoulders = xy[[P.LEFT_SHOULDER, P.RIGHT_SHOULDER]].mean(axis=0)
+        hips, shoulders = P.hip_centre(xy), P.shoulder_centre(xy)
         if np.isfinite(shoulders).all():
             _line(bgr, hips, shoulders, TRUNK_BGR, 3 * scale)
             # vertical reference from the hips, so the lean is visible
@@ -170,11 +170,75 @@ def _text(bgr, text, org, scale, colour):
 
 
 def _label(bgr, text, at, scale):
-    """Text with a dark outline so it reads on any background."""
-    org = _pt(at)
-    size, thick = 0.6 * scale + 0.15, max(1, int(round(1.5 * scale)))
-    cv2.putText(bgr, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), thick + 2, cv2.LINE_AA)
-    cv2.putText(bgr, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), thick, cv2.LINE_AA)
+    """A value beside the joint or foot it measures, readable on any background."""
+    _outlined(bgr, text, _pt(at), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale + 0.15, (255, 255, 255),
+              max(1, int(round(1.5 * scale))))
+
+
+# ---------------------------------------------------------------------------
+# The interval timer on the picture: big enough to read from a treadmill a few metres away.
+
+TIMER_BAND_SHARE = 0.26  # banner height / picture height
+PHASE_BGR = {"walk_backward": (170, 110, 30), "run_backward": (40, 80, 220), "walk_forward": (60, 150, 50),
+             "run_forward": (30, 150, 200)}
+DONE_BGR = (110, 110, 110)
+
+
+def _fit_scale(text: str, font: int, height_px: float, max_width_px: float, thickness: int) -> float:
+    """Font scale that makes ``text`` ``height_px`` tall, shrunk if needed to fit ``max_width_px``."""
+    (w, h), _ = cv2.getTextSize(text.replace("·", "-"), font, 1.0, thickness)
+    scale = height_px / max(h, 1)
+    return min(scale, max_width_px / max(w, 1)) if w * scale > max_width_px else scale
+
+
+def _outlined(img: np.ndarray, text: str, org: tuple[int, int], font: int, scale: float, colour,
+              thickness: int) -> None:
+    """Text with a dark rim (the same glyphs shifted, since a thicker stroke would also widen them)."""
+    text = text.replace("·", "-")  # the drawing fonts are ASCII only
+    rim = max(1, thickness)
+    for dx, dy in ((-rim, 0), (rim, 0), (0, -rim), (0, rim), (-rim, -rim), (rim, rim), (-rim, rim), (rim, -rim)):
+        cv2.putText(img, text, (org[0] + dx, org[1] + dy), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    cv2.putText(img, text, org, font, scale, colour, thickness, cv2.LINE_AA)
+
+
+def draw_timer_banner(band: np.ndarray, state: TimerState, on_plan: bool | None = None,
+                      plan_check: str = "") -> None:
+    """Fill ``band`` (a strip of the output image, drawn in place) with the timer: the current phase
+    and its time left in big letters, then what comes next (counted down in the last seconds), then
+    whether the runner follows the plan. A change is announced by the strip lighting up in the new
+    phase's colour for a few seconds; a bar shows how much of the phase is done."""
+    h, w = band.shape[:2]
+    if h < 12 or w < 40:
+        return
+    colour = DONE_BGR if state.phase is None else PHASE_BGR.get(state.phase.kind, DONE_BGR)
+    band[:] = colour if state.announcing else tuple(int(c * 0.45) for c in colour)
+    font = cv2.FONT_HERSHEY_DUPLEX
+    pad = max(4, int(0.03 * h))
+    big = max(1, int(round(h / 40)))
+    headline = ("NOW: " if state.announcing and state.phase is not None else "") + state.headline()
+    clock = "" if state.phase is None else state.clock()
+    line1_h = 0.42 * h
+    # phase and clock share one size, shrunk together when the phase name is long or the picture narrow
+    scale = _fit_scale(f"{headline}    {clock}", font, line1_h, w - 2 * pad, big)
+    (cw, _), _ = cv2.getTextSize(clock, font, scale, big)
+    y1 = pad + int(line1_h)
+    _outlined(band, headline, (pad, y1), font, scale, (255, 255, 255), big)
+    if clock:
+        _outlined(band, clock, (w - cw - pad, y1), font, scale, (255, 255, 255), big)
+    small = max(1, big // 2)
+    detail = state.detail()
+    y2 = y1 + pad + int(0.17 * h)
+    _outlined(band, detail, (pad, y2), font, _fit_scale(detail, font, 0.17 * h, w - 2 * pad, small),
+              (0, 255, 255) if state.counting_down else (255, 255, 255), small)
+    if plan_check:
+        y3 = y2 + pad + int(0.13 * h)
+        _outlined(band, plan_check, (pad, y3), font, _fit_scale(plan_check, font, 0.13 * h, w - 2 * pad, small),
+                  (120, 255, 120) if on_plan else (0, 170, 255), small)
+    if state.phase is not None:  # progress through this phase
+        done = 1.0 - state.time_left_s / max(state.phase.duration_s, 1e-6)
+        bar = max(3, int(0.06 * h))
+        band[h - bar:, :] = (40, 40, 40)
+        band[h - bar:, : int(round(w * min(max(done, 0.0), 1.0)))] = (255, 255, 255)
 
 
 # ---------------------------------------------------------------------------

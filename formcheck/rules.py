@@ -14,7 +14,7 @@ from . import pose as P
 from .config import Thresholds
 from .cues import CUES
 from .gait import FEET, Gait, contact_times
-from .kinematics import SIDE, _runs, hip_mid, midpoint
+from .kinematics import SIDE, _runs
 from .pose import PoseSeries
 
 PASS, CAUTION, FAIL, UNKNOWN = "pass", "caution", "fail", "unknown"
@@ -262,7 +262,7 @@ def overreach(ev: Evidence, th: Thresholds) -> Finding:
     g = ev.gait
     if not g.contacts or not g.travel:
         return unknown("overreach", title, unit, target, "No clear foot contacts.")
-    hips = hip_mid(ev.pose)[:, 0]
+    hips = ev.pose.hip_centre()[:, 0]
     reach = np.array([g.travel * (c.x_px - hips[c.frame]) / g.leg_length_px for c in g.contacts])
     value = float(np.nanmedian(reach))
     if not np.isfinite(value):
@@ -332,7 +332,7 @@ def vertical_oscillation(ev: Evidence, th: Thresholds) -> Finding:
     title, unit = _label("vertical_oscillation")
     target = f"hip bounce ≤ {th.oscillation_pass:.2f} L per step"
     contacts = ev.gait.contacts
-    y = -hip_mid(ev.pose)[:, 1] / ev.gait.leg_length_px
+    y = -ev.pose.hip_centre()[:, 1] / ev.gait.leg_length_px
     ranges = [np.nanmax(y[a.frame:b.frame]) - np.nanmin(y[a.frame:b.frame])
               for a, b in zip(contacts[:-1], contacts[1:]) if np.isfinite(y[a.frame:b.frame]).sum() >= 2]
     if not ranges or _not_running(ev):
@@ -353,7 +353,7 @@ def head_turns(pose: PoseSeries, facing: int, min_s: float = 0.25) -> tuple[list
     In a side view the nose sits ahead of the ears; looking over the shoulder brings
     it level with (or behind) them.
     """
-    ahead = facing * (pose.xy[:, P.NOSE, 0] - midpoint(pose.xy, P.LEFT_EAR, P.RIGHT_EAR)[:, 0])
+    ahead = facing * (pose.xy[:, P.NOSE, 0] - P.midpoint(pose.xy, P.LEFT_EAR, P.RIGHT_EAR)[:, 0])
     typical = np.nanmedian(ahead)
     if not np.isfinite(typical) or typical <= 0:
         return [], np.zeros(len(pose), bool)
