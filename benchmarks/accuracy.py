@@ -5,7 +5,7 @@
     python benchmarks/accuracy.py --real-only   # the real clips only
     python benchmarks/accuracy.py --looks-only --looks blur,handheld   # some looks only
 
-Synthetic clips come from formcheck.synthetic (a rendered mannequin with exact
+Synthetic clips come from tests/synthetic.py (a rendered mannequin with exact
 truth); real clips from ../shared/videos against hand-annotated truth (tests/truth),
 as filmed and as reversed and mirrored copies (reversing flips direction and
 keeps cadence, mirroring flips facing and keeps every metric).
@@ -29,10 +29,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the synthetic runner is test material, not part of formcheck
 
 import formcheck  # noqa: E402
 from formcheck.config import Thresholds  # noqa: E402
-from formcheck.synthetic import LOOKS, GaitParams, render_clip  # noqa: E402
+from synthetic import LOOKS, GaitParams, render_clip  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "videos"
 TOLERANCE_FRAMES = 2
@@ -181,7 +182,6 @@ def _diff(found, truth):
 
 def real_clip_rows(workdir: Path) -> list[str]:
     """Every real clip with a hand-annotated truth file, as filmed, reversed and mirrored."""
-    sys.path.insert(0, str(ROOT / "tests"))
     import real_truth as RT
     from conftest import transformed_clip
 

@@ -223,7 +223,7 @@ def test_two_sessions_analysing_at_once(server, chromium_in_ns, tmp_path):
     from playwright.sync_api import sync_playwright
 
     from formcheck import history
-    from formcheck.synthetic import GaitParams, render_clip
+    from synthetic import GaitParams, render_clip
 
     small = tmp_path / "short_jog.mp4"
     render_clip(GaitParams(duration_s=3.0, width=320, height=240, seed=5), small)

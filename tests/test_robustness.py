@@ -36,7 +36,7 @@ from conftest import TREADMILL, make_audio_only
 from formcheck.api import Outputs
 from formcheck.errors import FormcheckError, NoPersonError, OutputError, VideoError
 from formcheck.report import Report
-from formcheck.synthetic import GaitParams, joint_tracks, render_clip
+from synthetic import GaitParams, joint_tracks, render_clip
 from formcheck.video import H264Writer, VideoFile, probe
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 import formcheck
 from formcheck.pose import LEFT_HIP, RIGHT_HIP
 from formcheck.scenery import background_mask, pair_shift_px
-from formcheck.synthetic import GaitParams, render_clip
+from synthetic import GaitParams, render_clip
 
 
 def _texture(h=270, w=480, seed=0):

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from formcheck import synthetic
-from formcheck.synthetic import (LOOK_STYLES, LOOKS, GaitParams, joint_tracks, render_clip,
+import synthetic
+from synthetic import (LOOK_STYLES, LOOKS, GaitParams, joint_tracks, render_clip,
                                  render_frames, truth_for)
 
 SHORT = dict(duration_s=3.0)

@@ -14,9 +14,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the synthetic runner is test material
 
-from formcheck.synthetic import GaitParams, render_clip  # noqa: E402
+from synthetic import GaitParams, render_clip  # noqa: E402
 
 BASE = GaitParams(duration_s=6.0, width=960, height=540, fps=30.0)
 
