@@ -7,8 +7,8 @@ Three tabs:
   the video to the frames that show it), plots, a per-step table and downloads.
 * **Live treadmill check**: webcam through streamlit-webrtc; each newest frame gets
   the pose, skeleton and per-cue traffic lights from a rolling 10 s analysis
-  (``formcheck.live.LiveSession``, the same analysis code as for clips).
-* **History**: every analysed clip and live session (``formcheck.history``), with a
+  (``formcheck.live.session.LiveSession``, the same analysis code as for clips).
+* **History**: every analysed clip and live session (``formcheck.outputs.history``), with a
   trend per cue.
 
 Environment variables:
@@ -38,13 +38,13 @@ import numpy as np
 import streamlit as st
 
 from formcheck import __version__
+from formcheck.app.turns import Turns
+from formcheck.coaching.cues import CUES, editable_thresholds
 from formcheck.config import Thresholds, load_thresholds
-from formcheck.cues import CUES, editable_thresholds
 from formcheck.errors import ConfigError, FormcheckError, InputError, VideoError
-from formcheck.html_report import build_html
-from formcheck.native_logs import filter_native_logs
-from formcheck.report import score_text
-from formcheck.turns import Turns
+from formcheck.io.native_logs import filter_native_logs
+from formcheck.outputs.html_report import build_html
+from formcheck.outputs.report import score_text
 
 ROOT = Path(__file__).resolve().parent
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
@@ -205,7 +205,7 @@ def check_upload(name: str, size_bytes: int, limit_mb: int | None = None) -> Non
 
 def check_duration(path: Path, max_duration_s: float, slowmo: float = 1.0) -> None:
     """Raise VideoError for an unreadable clip, InputError for one longer than the limit."""
-    from formcheck.video import probe
+    from formcheck.io.video import probe
 
     info = probe(path)
     if info.duration_s > max_duration_s:
@@ -250,7 +250,7 @@ def analyse_clip(path: Path, settings: Settings, progress=None, source: str | No
 
 def session_key_frames(path: Path, evidence, report, slowmo: float) -> list[tuple[str, bytes]]:
     """Up to three small JPEG stills with the skeleton (the top fixes' frames); none if they cannot be read."""
-    from formcheck.html_report import key_frames
+    from formcheck.outputs.html_report import key_frames
 
     try:
         return key_frames(path, evidence, (report.coaching or {}).get("fixes", []), slowmo, fmt=".jpg")
@@ -349,7 +349,7 @@ def review_clip(path: Path, source: str, settings: Settings, sha: str | None = N
 
 
 def _save_history(result: Result) -> None:
-    from formcheck import history
+    from formcheck.outputs import history
 
     try:
         result.history_id = history.save(result.report, result.source, kind="clip", key_frames=result.key_frames)
@@ -420,7 +420,7 @@ def _jump(state_key: str, seconds: float, frame: int) -> None:
 
 def annotated_frame(video: Path, index: int):
     """One frame (BGR) of the annotated video, or None."""
-    from formcheck.video import VideoFile
+    from formcheck.io.video import VideoFile
 
     try:
         with VideoFile(video, start=index, max_frames=1) as clip:
@@ -796,7 +796,7 @@ class LiveHolder:
         self.key_frames: list = []  # the last finished session's stills
 
     def new_timer(self):
-        from formcheck.intervals import IntervalTimer
+        from formcheck.coaching.intervals import IntervalTimer
 
         return IntervalTimer(self.timer_rounds) if self.timer_rounds else None
 
@@ -809,7 +809,7 @@ class LiveHolder:
                 self.session.set_interval_timer(self.new_timer())
 
     def ensure(self):
-        from formcheck.live import LiveSession, StreamClock
+        from formcheck.live.session import LiveSession, StreamClock
 
         with self.lock:
             if self.session is None:
@@ -905,7 +905,7 @@ def live_tab(settings: Settings) -> None:
         report, message = holder.finish()
         st.session_state["live_summary"] = (report, message)
         if report is not None and settings.save_history:
-            from formcheck import history
+            from formcheck.outputs import history
 
             try:
                 sid = history.save(report, "live camera", kind="live", key_frames=holder.key_frames)
@@ -929,8 +929,8 @@ def live_tab(settings: Settings) -> None:
 
 def interval_timer_settings() -> int | None:
     """The optional interval timer: off, or the beginner plan with 4 or 5 rounds. Returns the rounds."""
-    from formcheck.coach import BEGINNER_PLAN
-    from formcheck.intervals import plan_phases
+    from formcheck.coaching.coach import BEGINNER_PLAN
+    from formcheck.coaching.intervals import plan_phases
 
     cols = st.columns([2, 1])
     on = cols[0].toggle("Interval timer (beginner plan)", key="live_timer",
@@ -994,7 +994,7 @@ def live_stats_markdown(holder: LiveHolder) -> str:
 
 
 def history_tab() -> None:
-    from formcheck import history
+    from formcheck.outputs import history
 
     try:
         store = history.History()
@@ -1085,7 +1085,7 @@ def comparison_rows(changes) -> list[dict]:
 def show_comparison(store, before_id: int, after_id: int) -> None:
     """Two sessions side by side: each cue's value in both, the change and whether it improved,
     then their key frames."""
-    from formcheck.progress import compare_sessions, improvement_summary
+    from formcheck.coaching.progress import compare_sessions, improvement_summary
 
     if before_id == after_id:
         st.info("Pick two different sessions to compare.")
@@ -1113,14 +1113,14 @@ def show_key_frames(frames: list[tuple[str, bytes]]) -> None:
 
 
 def _baseline_report() -> dict | None:
-    from formcheck.html_report import history_baseline
+    from formcheck.outputs.html_report import history_baseline
 
     return history_baseline()
 
 
 def _set_baseline(session_id: int | None) -> None:
     """Button callback: mark (or, with None, clear) the forward-running baseline."""
-    from formcheck import history
+    from formcheck.outputs import history
 
     try:
         store = history.History()
@@ -1132,8 +1132,8 @@ def _set_baseline(session_id: int | None) -> None:
 def show_baseline(report: dict, history_id: int | None, key_prefix: str = "res") -> None:
     """A forward session: offer it as the baseline. A backward one: compare it with the baseline
     (backward cadence at least the forward cadence, backward steps shorter)."""
-    from formcheck import history
-    from formcheck.progress import baseline_checks
+    from formcheck.coaching.progress import baseline_checks
+    from formcheck.outputs import history
 
     if st.session_state.get("baseline_error"):
         st.error(st.session_state.pop("baseline_error"))

@@ -31,9 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the synthetic runner is test material, not part of formcheck
 
+from synthetic import LOOKS, GaitParams, render_clip  # noqa: E402
+
 import formcheck  # noqa: E402
 from formcheck.config import Thresholds  # noqa: E402
-from synthetic import LOOKS, GaitParams, render_clip  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "videos"
 TOLERANCE_FRAMES = 2

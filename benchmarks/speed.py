@@ -13,7 +13,7 @@ The bare job is an inline loop: OpenCV decode, BGR->RGB, ``PoseLandmarker.detect
 * seq       ``analyze`` forced sequential (``FORMCHECK_WORKERS=1``): formcheck's own overhead
 * memory    peak RSS of ``analyze`` on the 10 s and the 60 s clip, each in a fresh process
 * start-up  process start -> first pose, in a fresh process, three times
-* live      ``formcheck.live.LiveSession`` fed 640x480 frames at 30 fps for 60 s (stale frames dropped):
+* live      ``formcheck.live.session.LiveSession`` fed 640x480 frames at 30 fps for 60 s (stale frames dropped):
             latency p50/p95, and whether it grows (p95 of the first 10 s against the last 10 s)
 
 Throughput is reported as ratios to the bare loop (higher is better), all runs made in one
@@ -80,7 +80,7 @@ def looped_clip(src: Path, times: int, dst: Path) -> Path:
 
 
 def frame_count(path: Path) -> tuple[int, float, int, int]:
-    from formcheck.video import probe
+    from formcheck.io.video import probe
 
     info = probe(path)
     return info.frames, info.fps, info.width, info.height
@@ -96,9 +96,9 @@ def run_bare(path: Path, max_frames: int | None = None) -> dict:
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
-    from formcheck.model import find_model
-    from formcheck.native_logs import filter_native_logs
+    from formcheck.io.native_logs import filter_native_logs
     from formcheck.pose import PoseEstimator
+    from formcheck.pose.model import find_model
 
     defaults = PoseEstimator()
     t0 = time.perf_counter()
@@ -412,13 +412,13 @@ def live(path: Path, seconds: float = 60.0, fps: float = 30.0, edge_s: float = 1
     Growth: p95 of the first ``edge_s`` seconds against that of the last, and the rolling window's size.
     Also the CPU it takes (cores) and the rolling cadence once the window is full."""
     try:
-        from formcheck.live import LiveSession
+        from formcheck.live.session import LiveSession
     except ImportError:
         return None
     import cv2
     import numpy as np
 
-    from formcheck.video import VideoFile
+    from formcheck.io.video import VideoFile
 
     frames = []
     with VideoFile(path) as video:

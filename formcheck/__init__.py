@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-from .api import Outputs, analyze  # noqa: E402
-from .errors import FormcheckError  # noqa: E402
-from .report import Report  # noqa: E402
+from formcheck.api import Outputs, analyze  # noqa: E402
+from formcheck.errors import FormcheckError  # noqa: E402
+from formcheck.outputs.report import Report  # noqa: E402
 
 __all__ = ["analyze", "Outputs", "Report", "FormcheckError", "__version__"]

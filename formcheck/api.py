@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .analysis import analyse_pose
-from .config import Thresholds, load_thresholds
-from .errors import NoPersonError
-from .facing import faces_right
-from .parallel import estimate_clip, render_video
-from .render import ANNOTATED_VIDEO, Annotator
-from .report import Report
-from .rules import Evidence
-from .scenery import scenery_speed
-from .video import H264Writer, VideoFile
+from formcheck.analysis.pipeline import analyse_pose
+from formcheck.analysis.rules import Evidence
+from formcheck.analysis.scenery import scenery_speed
+from formcheck.config import Thresholds, load_thresholds
+from formcheck.errors import NoPersonError
+from formcheck.io.video import H264Writer, VideoFile
+from formcheck.outputs.render import ANNOTATED_VIDEO, Annotator
+from formcheck.outputs.report import Report
+from formcheck.parallel import estimate_clip, render_video
+from formcheck.pose.facing import faces_right
 
 # progress(stage, done, total): stage is "pose" or "video"
 Progress = Callable[[str, int, int], None]

@@ -13,8 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import FormcheckError, InputError, OutputError
-from .video import MAX_FPS
+from formcheck.errors import FormcheckError, InputError, OutputError
+from formcheck.io.video import MAX_FPS
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -91,7 +91,7 @@ def _prepare_out_dir(folder: Path) -> None:
 
 
 def _analyze(args) -> int:
-    from .api import Outputs, analyze
+    from formcheck.api import Outputs, analyze
 
     if args.slowmo <= 0:
         raise InputError("--slowmo must be a positive number (capture fps / playback fps).")
@@ -114,8 +114,8 @@ def _analyze(args) -> int:
 
 
 def _live(args) -> int:
-    from .config import load_thresholds
-    from .live import run_camera_window
+    from formcheck.config import load_thresholds
+    from formcheck.live.session import run_camera_window
 
     report = run_camera_window(args.camera, model=args.model, thresholds=load_thresholds(args.config),
                                save_history=not args.no_history, interval_rounds=args.intervals,
@@ -125,7 +125,7 @@ def _live(args) -> int:
 
 
 def _report(args) -> int:
-    from .html_report import report_from_clip, report_from_json
+    from formcheck.outputs.html_report import report_from_clip, report_from_json
 
     if not args.source.exists():
         raise InputError(f"{args.source} does not exist.")

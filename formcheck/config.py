@@ -18,7 +18,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from .errors import ConfigError
+from formcheck.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -60,11 +60,11 @@ from typing import Callable
 import av
 import numpy as np
 
-from .errors import FormcheckError, OutputError
-from .model import find_model
-from .pose import PoseEstimator, PoseSeries, estimate, select_runner
-from .render import ANNOTATED_VIDEO, Annotator
-from .video import H264Writer, VideoFile, _output_error
+from formcheck.errors import FormcheckError, OutputError
+from formcheck.io.video import H264Writer, VideoFile, _output_error
+from formcheck.outputs.render import ANNOTATED_VIDEO, Annotator
+from formcheck.pose import PoseEstimator, PoseSeries, estimate, select_runner
+from formcheck.pose.model import find_model
 
 # progress(stage, done, total), as in formcheck.api
 Progress = Callable[[str, int, int], None]

@@ -31,7 +31,7 @@ def make_audio_only(path: Path) -> Path:
 
 def transformed_clip(src: Path, dst: Path, reverse: bool = False, mirror: bool = False) -> Path:
     """Write a reversed and/or mirrored copy of a clip (frames transformed before any pose estimation)."""
-    from formcheck.video import H264Writer, VideoFile
+    from formcheck.io.video import H264Writer, VideoFile
 
     with VideoFile(src) as video:
         info = video.info

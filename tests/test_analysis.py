@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from formcheck import kinematics as K
-from formcheck.analysis import analyse_pose
-from formcheck.config import Thresholds
 from landmark_gait import Gait2D, make_series
+
+from formcheck.analysis import kinematics as K
+from formcheck.analysis.pipeline import analyse_pose
+from formcheck.config import Thresholds
 
 
 def analyse(**kw):
@@ -159,7 +159,7 @@ def test_a_real_time_run_and_a_walk_are_not_slow_motion():
 
 
 def test_too_little_judged_is_not_scored():
-    from formcheck.rules import Finding, score
+    from formcheck.analysis.rules import Finding, score
 
     judged = [Finding("trunk_lean", "Lean", "pass", 8.0, "deg", "2-15", "ok"),
               Finding("elbow_angle", "Elbows", "pass", 90.0, "deg", "70-110", "ok")]

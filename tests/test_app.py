@@ -180,7 +180,7 @@ def test_sample_clip_full_review(isolated):
     result = next(iter(results.values()))
     assert result.video_path.exists() and result.history_id is not None
     # stills with the skeleton kept with the session; a forward clip can become the baseline
-    from formcheck.history import History
+    from formcheck.outputs.history import History
 
     assert 1 <= len(History().key_frames(result.history_id)) <= 3
     at.button(key=f"res_baseline_{result.history_id}").click().run(timeout=60)
@@ -195,7 +195,7 @@ def test_sample_clip_full_review(isolated):
     assert list(at.session_state["results"]) == list(results)
 
     # The clip is in the history tab now.
-    from formcheck import history
+    from formcheck.outputs import history
 
     sessions = history.list_sessions()
     assert len(sessions) == 1 and sessions[0]["source"] == TREADMILL.name
@@ -226,7 +226,7 @@ def test_live_tab_offers_the_pose_on_every_nth_frame_for_a_slow_computer():
 def test_live_page_text_shows_the_interval_and_whether_the_runner_follows_it():
     import numpy as np
 
-    from formcheck.live import LiveSession
+    from formcheck.live.session import LiveSession
 
     app = load_app()
 
@@ -258,7 +258,7 @@ def _synthetic_report(**kw) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from landmark_gait import Gait2D, make_series
 
-    from formcheck.analysis import analyse_pose
+    from formcheck.analysis.pipeline import analyse_pose
 
     return analyse_pose(make_series(Gait2D(fps=30.0, **kw)), {"path": "run.mp4"})[0].to_dict()
 
@@ -268,7 +268,7 @@ def three_sessions():
     """A forward run, then a sloppy and a better backward session, with key frames."""
     from datetime import datetime, timedelta, timezone
 
-    from formcheck.history import History
+    from formcheck.outputs.history import History
 
     store = History()
     t0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)

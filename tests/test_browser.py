@@ -149,7 +149,7 @@ VIDEO_STATE = ("() => { const v = document.querySelector('[data-testid=stMain] v
 def test_upload_review_in_the_browser(server, chromium_in_ns):
     from playwright.sync_api import sync_playwright
 
-    from formcheck import history
+    from formcheck.outputs import history
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_in_ns, headless=True, args=BASE_ARGS)
@@ -221,9 +221,9 @@ def test_two_sessions_analysing_at_once(server, chromium_in_ns, tmp_path):
     """A second browser session analysing while the first does waits its turn and says so;
     both get their verdicts, and the server answers a third visitor meanwhile."""
     from playwright.sync_api import sync_playwright
-
-    from formcheck import history
     from synthetic import GaitParams, render_clip
+
+    from formcheck.outputs import history
 
     small = tmp_path / "short_jog.mp4"
     render_clip(GaitParams(duration_s=3.0, width=320, height=240, seed=5), small)
@@ -271,7 +271,7 @@ def make_y4m(src: Path, dst: Path, frames: int = 128, width: int = 360, height: 
     """
     import cv2
 
-    from formcheck.video import VideoFile
+    from formcheck.io.video import VideoFile
 
     with VideoFile(src, start=30, max_frames=frames) as video, open(dst, "wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
@@ -285,7 +285,7 @@ def make_y4m(src: Path, dst: Path, frames: int = 128, width: int = 360, height: 
 def test_live_check_in_the_browser(server, chromium_in_ns, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from formcheck import history
+    from formcheck.outputs import history
 
     camera = make_y4m(TREADMILL, tmp_path / "camera.y4m")
     args = BASE_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -361,7 +361,7 @@ def test_html_report_opens_offline_in_chromium_with_every_section(tmp_path):
     """The shareable report is one file: it must render in a browser with no network at all."""
     from playwright.sync_api import sync_playwright
 
-    from formcheck.html_report import report_from_clip
+    from formcheck.outputs.html_report import report_from_clip
 
     clip = ROOT / "sample_videos" / "straight_arms.mp4"
     page_path = report_from_clip(clip, tmp_path)

@@ -9,7 +9,7 @@ import pytest
 
 from formcheck.config import load_thresholds
 from formcheck.errors import ConfigError, ModelError
-from formcheck.model import find_model
+from formcheck.pose.model import find_model
 
 
 def run_cli(*args, env=None):

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from landmark_gait import Gait2D, make_series
 
-from formcheck.analysis import analyse_pose
-from formcheck.coach import (
+from formcheck.analysis.pipeline import analyse_pose
+from formcheck.analysis.rules import RULES, Finding
+from formcheck.coaching.coach import (
     MAX_FIXES,
     coach,
     plan_minutes,
     rank_fixes,
     session_guidance,
 )
-from formcheck.cues import CUES
-from formcheck.rules import RULES, Finding
+from formcheck.coaching.cues import CUES
 
 
 def analysed(**kw):
@@ -137,7 +137,7 @@ def test_a_short_clip_says_the_look_back_was_not_judged_rather_than_a_confident_
 
 
 def test_the_look_back_rate_gains_confidence_with_observation_time():
-    from formcheck.coach import observation_factor
+    from formcheck.coaching.coach import observation_factor
     from formcheck.config import Thresholds
 
     th = Thresholds()

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from formcheck import history
 from formcheck.errors import InputError, OutputError
-from formcheck.history import History
+from formcheck.outputs import history
+from formcheck.outputs.history import History
 
 
 def fake_report(score: int, cadence: float | None, lean: float | None, lean_status: str = "pass",
@@ -76,8 +76,8 @@ def test_save_list_get_trend_round_trip(tmp_path):
 
 def test_saves_a_real_report_object(tmp_path):
     """A Report (not a dict) is stored through its to_dict(); NaN values become NULL."""
-    from formcheck.report import Report
-    from formcheck.rules import Finding
+    from formcheck.analysis.rules import Finding
+    from formcheck.outputs.report import Report
 
     report = Report(formcheck_version="0.1.0", video={"path": "x.mp4", "duration_s": 3.0}, runner={},
                     direction="backward", setting="treadmill", gait_type="run", cadence_spm=float("nan"),

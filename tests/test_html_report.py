@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 from landmark_gait import Gait2D, make_series
 
-from formcheck.analysis import analyse_pose
+from formcheck.analysis.pipeline import analyse_pose
 from formcheck.cli import main
-from formcheck.html_report import (
+from formcheck.outputs.html_report import (
     SECTIONS,
     build_html,
     html_path,
     key_frames,
     report_from_json,
 )
+
 
 @pytest.fixture(autouse=True)
 def own_history(tmp_path, monkeypatch):
@@ -113,7 +114,7 @@ def test_key_frames_from_a_video_show_the_skeleton(tmp_path):
 
 
 def test_intervals_and_a_long_session_note_are_shown():
-    from formcheck.coach import session_guidance
+    from formcheck.coaching.coach import session_guidance
 
     report, _ = analysed()
     d = report.to_dict()
@@ -130,7 +131,7 @@ def test_intervals_and_a_long_session_note_are_shown():
 
 def test_key_frame_skeleton_is_thick_and_outlined_on_any_background():
     """Shared stills are small: the skeleton must stay clearly visible after scaling."""
-    from formcheck.render import KEY_NEAR_BGR, draw_key_frame_skeleton
+    from formcheck.outputs.render import KEY_NEAR_BGR, draw_key_frame_skeleton
 
     pose = make_series(Gait2D(fps=30.0, duration_s=1.0))
     xy = pose.xy[10].copy()  # the runner fills about 80 % of a 480 x 360 still
@@ -165,7 +166,7 @@ def test_backward_clip_is_compared_with_the_forward_baseline():
 
 
 def test_report_from_json_uses_the_history_baseline(tmp_path, monkeypatch):
-    from formcheck.history import History
+    from formcheck.outputs.history import History
 
     monkeypatch.setenv("FORMCHECK_HISTORY", str(tmp_path / "h.sqlite"))
     forward, _ = analysed(backward=False, cadence=165.0, step_length_leg=1.0)

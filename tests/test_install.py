@@ -12,8 +12,8 @@ from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
 import formcheck
-from formcheck.model import MODEL_SHA256, find_model
-from formcheck.native_logs import is_native_line
+from formcheck.io.native_logs import is_native_line
+from formcheck.pose.model import MODEL_SHA256, find_model
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "test.txt"
@@ -77,7 +77,7 @@ def test_native_log_lines_are_told_from_real_messages():
 def test_filter_drops_native_lines_from_any_thread_and_keeps_the_rest():
     child = (
         "import os, sys, threading\n"
-        "from formcheck.native_logs import filter_native_logs\n"
+        "from formcheck.io.native_logs import filter_native_logs\n"
         "filter_native_logs()\n"
         "os.write(2, b'W0000 00:00:1.5  7 x.cc:1] native chatter\\n')\n"
         "t = threading.Thread(target=lambda: os.write(2, b'INFO: [y.cc:2] from a thread\\nkept from a thread\\n'))\n"

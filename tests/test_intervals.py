@@ -7,8 +7,8 @@ import pytest
 from landmark_gait import Gait2D, make_series
 
 from formcheck import pose as P
-from formcheck.coach import plan_minutes
-from formcheck.intervals import (
+from formcheck.coaching.coach import plan_minutes
+from formcheck.coaching.intervals import (
     IntervalTimer,
     activity_check,
     plan_phases,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from formcheck.errors import CameraError, InputError, NoPersonError
-from formcheck.live import MIN_WINDOW_S, LatestFrame, LiveSession, StreamClock, run_camera_window
+from formcheck.live.session import MIN_WINDOW_S, LatestFrame, LiveSession, StreamClock, run_camera_window
 
 TREADMILL = Path(__file__).resolve().parents[2] / "shared" / "videos" / "treadmill_forward_male_side.mp4"
 TRUE_CADENCE = 168.9  # pose-free ground truth (treadmill_forward_male_side.groundtruth.json)
@@ -33,7 +33,7 @@ def fed_session() -> Fed:
     """The whole 12 s clip through one LiveSession at exact 30 fps timestamps (analysis inline)."""
     if not TREADMILL.exists():
         pytest.fail(f"missing test clip {TREADMILL}: ../shared/videos must sit beside the repo")
-    from formcheck.video import VideoFile
+    from formcheck.io.video import VideoFile
 
     cadence_at, buffered, recorded = {}, [], []
     changed = False
@@ -97,7 +97,7 @@ def test_a_runner_facing_right_is_shown_to_the_model_mirrored_as_in_clip_analysi
     shows it every runner facing left, so filming from either side gives the same numbers."""
     import cv2
 
-    from formcheck.video import VideoFile
+    from formcheck.io.video import VideoFile
 
     with VideoFile(TREADMILL) as video, LiveSession(max_session_s=5.0) as session:
         for frame in video:
@@ -111,7 +111,7 @@ def test_a_runner_facing_right_is_shown_to_the_model_mirrored_as_in_clip_analysi
 
 def test_rolling_cadence_survives_dropped_frames():
     """A busy machine processes only the newest frame: about 15 of 30 fps, irregularly spaced."""
-    from formcheck.video import VideoFile
+    from formcheck.io.video import VideoFile
 
     steps = [1, 2, 3, 2, 1, 3, 2, 2]  # camera frames between processed ones: mean 2 -> 15 fps
     cadences = []
@@ -134,8 +134,8 @@ def test_rolling_cadence_survives_dropped_frames():
 def test_pose_on_every_nth_frame_only_for_a_slow_computer(every):
     """``pose_every=N`` runs the pose model on one frame in N: every frame is still shown (with
     the last pose drawn), the panel says so, and the rolling cadence stays right."""
+    from formcheck.io.video import VideoFile
     from formcheck.pose import PoseEstimator
-    from formcheck.video import VideoFile
 
     calls = []
 
@@ -167,7 +167,7 @@ def test_pose_every_must_be_a_small_whole_number():
 
 
 def test_resampling_keeps_a_regular_series_and_fills_short_gaps_only():
-    from formcheck.live import resample_uniform
+    from formcheck.live.session import resample_uniform
     from formcheck.pose import PoseSeries
 
     t = np.array([0, 33.3, 100, 133.3, 166.7, 600, 633.3])  # one 67 ms gap, one 433 ms gap
@@ -233,7 +233,7 @@ def test_camera_window_without_camera_is_a_camera_error():
 def test_camera_window_needs_a_display(monkeypatch):
     import sys
 
-    from formcheck.video import Frame
+    from formcheck.io.video import Frame
 
     if not sys.platform.startswith("linux"):
         pytest.skip("display detection is Linux-only")
@@ -257,7 +257,7 @@ def test_camera_window_needs_a_display(monkeypatch):
 
 
 def test_camera_window_runs_a_fake_camera_and_returns_none_without_runner(tmp_path):
-    from formcheck.video import Frame
+    from formcheck.io.video import Frame
 
     class FakeCamera:
         def __init__(self, index, width, height):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from landmark_gait import Gait2D, make_series
 
-from formcheck.intervals import IntervalTimer
-from formcheck.live import TIMER_BAND_SHARE, LiveSession
+from formcheck.coaching.intervals import IntervalTimer
+from formcheck.live.session import TIMER_BAND_SHARE, LiveSession
 
 W, H = 320, 500
 
@@ -97,8 +97,8 @@ def test_live_gait_is_compared_with_what_the_phase_asks(gait, expected):
 
 
 def test_cli_live_intervals_flag_reaches_the_camera_window(monkeypatch):
-    from formcheck import live
     from formcheck.cli import main
+    from formcheck.live import session as live
 
     seen = {}
     monkeypatch.setattr(live, "run_camera_window", lambda *a, **kw: seen.update(kw))
@@ -111,8 +111,8 @@ def test_cli_live_intervals_flag_reaches_the_camera_window(monkeypatch):
 def test_a_live_session_keeps_small_skeleton_stills_for_the_history(tmp_path):
     import cv2
 
-    from formcheck.history import History
-    from formcheck.render import KEY_NEAR_BGR
+    from formcheck.outputs.history import History
+    from formcheck.outputs.render import KEY_NEAR_BGR
 
     series = make_series(Gait2D(fps=30.0, duration_s=12.0))
     with LiveSession(estimator=ScriptedEstimator(series)) as session:

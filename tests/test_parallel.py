@@ -12,14 +12,13 @@ import time
 
 import numpy as np
 import pytest
+from conftest import TWO_PEOPLE
 
 from formcheck import parallel
-from formcheck.analysis import analyse_pose
+from formcheck.analysis.pipeline import analyse_pose
 from formcheck.errors import OutputError, VideoError
+from formcheck.io.video import H264Writer, VideoFile
 from formcheck.pose import LEFT_ANKLE, LEFT_HIP, RIGHT_ANKLE, RIGHT_HIP
-from formcheck.video import H264Writer, VideoFile
-
-from conftest import TWO_PEOPLE
 
 
 def _run(clip, **kw):
@@ -136,7 +135,7 @@ def test_part_of_a_file_stays_sequential(treadmill_clip, monkeypatch):
 
 def test_worker_errors_surface_unchanged(tmp_path):
     """A FormcheckError raised in a worker process reaches the caller with its type and message."""
-    from formcheck.model import find_model
+    from formcheck.pose.model import find_model
 
     ctx = parallel._context()
     board = parallel._Board(ctx, 2, 100)
@@ -333,7 +332,7 @@ def test_full_disk_in_a_render_worker(treadmill_clip, treadmill_evidence, tmp_pa
 def test_annotated_video_panel_matches_the_drawn_panel(treadmill_clip, treadmill_evidence):
     """The annotated video lays its panel's fixed lines (title, cues), drawn once, over each
     frame: what the coach sees must be the panel ``draw_panel`` draws line by line."""
-    from formcheck.render import Annotator, draw_panel
+    from formcheck.outputs.render import Annotator, draw_panel
 
     report, evidence = treadmill_evidence
     annotator = Annotator(evidence, report.rules, title="forward run")

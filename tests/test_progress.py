@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 from landmark_gait import Gait2D, make_series
 
-from formcheck.analysis import analyse_pose
-from formcheck.progress import (
+from formcheck.analysis.pipeline import analyse_pose
+from formcheck.analysis.rules import Finding
+from formcheck.coaching.progress import (
     BETTER,
     NOT_COMPARABLE,
     SAME,
@@ -20,7 +21,6 @@ from formcheck.progress import (
     improvement_summary,
     step_length_leg,
 )
-from formcheck.rules import Finding
 
 
 def analysed(**kw) -> dict:
@@ -107,7 +107,7 @@ def test_real_clips_forward_sample_as_baseline_for_the_backward_samples(tmp_path
 
     import formcheck
     from formcheck.errors import InputError
-    from formcheck.history import History
+    from formcheck.outputs.history import History
 
     samples = Path(__file__).resolve().parents[1] / "sample_videos"
     forward = formcheck.analyze(samples / "treadmill_forward_male_side.mp4")

@@ -13,11 +13,11 @@ import json
 import av
 import jsonschema
 import pytest
+from conftest import TREADMILL_CADENCE
 
 import formcheck
 from formcheck import Outputs
-from formcheck.report import SCHEMA_PATH
-from conftest import TREADMILL_CADENCE
+from formcheck.outputs.report import SCHEMA_PATH
 
 pytestmark = pytest.mark.slow
 
@@ -120,8 +120,8 @@ def test_per_frame_csv_has_a_row_per_frame(forward):
 
 
 def test_two_people_clip_analyses_the_walking_woman_not_the_man_on_the_box():
-    from conftest import TWO_PEOPLE
     import numpy as np
+    from conftest import TWO_PEOPLE
 
     report = formcheck.analyze(TWO_PEOPLE)
     # the woman walks along the grass (lower part of the frame); the man jumps on a box above her

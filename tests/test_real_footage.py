@@ -4,10 +4,10 @@ benchmarks/accuracy.py's real-clip section, as filmed and played backward."""
 from __future__ import annotations
 
 import pytest
+import real_truth as RT
+from conftest import SHARED_VIDEOS, transformed_clip
 
 import formcheck
-from conftest import SHARED_VIDEOS, transformed_clip
-import real_truth as RT
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The report's JSON form keeps its published contract (formcheck/report.schema.json)."""
+"""The report's JSON form keeps its published contract (formcheck/outputs/report.schema.json)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 from landmark_gait import Gait2D, make_series
 
-from formcheck.analysis import analyse_pose
-from formcheck.report import SCHEMA_PATH, SCHEMA_VERSION
+from formcheck.analysis.pipeline import analyse_pose
+from formcheck.outputs.report import SCHEMA_PATH, SCHEMA_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -50,4 +50,4 @@ def test_the_schema_catches_a_broken_report(validator):
 def test_the_schema_ships_inside_formcheck():
     from importlib.resources import files
 
-    assert files("formcheck").joinpath("report.schema.json").is_file()
+    assert files("formcheck.outputs").joinpath("report.schema.json").is_file()

@@ -30,14 +30,14 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import TREADMILL, make_audio_only
+from synthetic import GaitParams, joint_tracks, render_clip
 
 import formcheck
-from conftest import TREADMILL, make_audio_only
 from formcheck.api import Outputs
 from formcheck.errors import FormcheckError, NoPersonError, OutputError, VideoError
-from formcheck.report import Report
-from synthetic import GaitParams, joint_tracks, render_clip
-from formcheck.video import H264Writer, VideoFile, probe
+from formcheck.io.video import H264Writer, VideoFile, probe
+from formcheck.outputs.report import Report
 
 pytestmark = pytest.mark.slow
 
@@ -425,7 +425,7 @@ def test_fps_option_out_of_range_exit_2(small_clip, fps):
 
 def test_avi_header_rate_read_like_ffmpeg(clips, tmp_path):
     """Only both header rates zero means 'missing': FFmpeg falls back to avih's µs/frame when strh has none."""
-    from formcheck.video import _avi_frame_rate_missing
+    from formcheck.io.video import _avi_frame_rate_missing
 
     avi = write_mjpeg_avi(tmp_path / "ok.avi", clips["frames"][:3])
     assert not _avi_frame_rate_missing(avi)
@@ -737,7 +737,7 @@ def test_disk_full_leaves_no_outputs_of_the_failed_run(small_clip, tmp_path, mon
 
 @pytest.mark.parametrize("problem", ["missing", "corrupt", "right_size_wrong_bytes"])
 def test_bad_model_via_env_exit_1_one_line_with_fix(small_clip, tmp_path, problem):
-    from formcheck.model import MODEL_SIZE
+    from formcheck.pose.model import MODEL_SIZE
 
     model = tmp_path / "pose_landmarker_full.task"
     if problem == "corrupt":
@@ -760,7 +760,7 @@ def test_second_analysis_waits_its_turn_and_says_so():
     """The app's server runs one analysis at a time: a second caller waits (told how long), then runs."""
     import threading
 
-    from formcheck.turns import Turns
+    from formcheck.app.turns import Turns
 
     turns = Turns(at_once=1)
     order: list[str] = []
@@ -786,8 +786,8 @@ def test_second_analysis_waits_its_turn_and_says_so():
 
 
 def test_no_turn_in_time_is_a_busy_error():
+    from formcheck.app.turns import Turns
     from formcheck.errors import BusyError
-    from formcheck.turns import Turns
 
     turns = Turns(at_once=1, max_wait_s=1.0)
     with turns.turn():

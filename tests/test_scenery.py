@@ -7,11 +7,11 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
+from synthetic import GaitParams, render_clip
 
 import formcheck
+from formcheck.analysis.scenery import background_mask, pair_shift_px
 from formcheck.pose import LEFT_HIP, RIGHT_HIP
-from formcheck.scenery import background_mask, pair_shift_px
-from synthetic import GaitParams, render_clip
 
 
 def _texture(h=270, w=480, seed=0):

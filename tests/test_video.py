@@ -12,14 +12,13 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import make_audio_only
 from hypothesis import given
 from hypothesis import strategies as st
 
-from formcheck import video
 from formcheck.errors import CameraError, OutputError, VideoError
-from formcheck.video import Camera, Frame, H264Writer, VideoFile, VideoInfo, probe
-
-from conftest import make_audio_only
+from formcheck.io import video
+from formcheck.io.video import Camera, Frame, H264Writer, VideoFile, VideoInfo, probe
 
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 TREADMILL = VIDEOS / "treadmill_forward_male_side.mp4"

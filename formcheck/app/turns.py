@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Callable, Iterator
 
-from .errors import BusyError
+from formcheck.errors import BusyError
 
 # on_wait(waited_s): called at once and then about every second while waiting, e.g. to
 # update a status line (which also lets Streamlit stop a run whose user has left)

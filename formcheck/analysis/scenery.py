@@ -13,9 +13,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .errors import VideoError
-from .pose import LEFT_HIP, RIGHT_HIP, PoseSeries
-from .video import Frame, VideoFile
+from formcheck.errors import VideoError
+from formcheck.io.video import Frame, VideoFile
+from formcheck.pose import LEFT_HIP, RIGHT_HIP, PoseSeries
 
 WORK_WIDTH = 480  # px: plenty for a global shift, cheap to track
 MIN_TRACKED = 12  # corners that must survive the forward-backward check for a pair to count

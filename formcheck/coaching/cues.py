@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .config import Thresholds
+from formcheck.config import Thresholds
 
 # Landmark groups a cue reads; the near side is filled in per runner (coach.finding_confidence).
 ARM = ("shoulder", "elbow", "wrist")

@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 
-from . import pose as P
-from .pose import PoseSeries
+from formcheck import pose as P
+from formcheck.pose import PoseSeries
 
 LEG_POINTS = {"left": [P.LEFT_KNEE, P.LEFT_ANKLE, P.LEFT_HEEL, P.LEFT_TOE],
               "right": [P.RIGHT_KNEE, P.RIGHT_ANKLE, P.RIGHT_HEEL, P.RIGHT_TOE]}

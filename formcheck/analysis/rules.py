@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import pose as P
-from .config import Thresholds
-from .cues import CUES
-from .gait import FEET, Gait, contact_times
-from .kinematics import SIDE, _runs
-from .pose import PoseSeries
+from formcheck import pose as P
+from formcheck.analysis.gait import FEET, Gait, contact_times
+from formcheck.analysis.kinematics import SIDE, _runs
+from formcheck.coaching.cues import CUES
+from formcheck.config import Thresholds
+from formcheck.pose import PoseSeries
 
 PASS, CAUTION, FAIL, UNKNOWN = "pass", "caution", "fail", "unknown"
 

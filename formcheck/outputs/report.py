@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import OutputError
-from .rules import Finding
+from formcheck.analysis.rules import Finding
+from formcheck.errors import OutputError
 
 
 def score_text(score: int | None) -> str:
@@ -44,7 +44,7 @@ class Report:
     outputs: dict = field(default_factory=dict)
     # Per-frame table (column -> (T,) array); written to CSV, not to JSON.
     per_frame: dict = field(default_factory=dict, repr=False)
-    # Ranked fixes, confidence, capture tips and session plan (formcheck.coach); None if not computed.
+    # Ranked fixes, confidence, capture tips and session plan (formcheck.coaching.coach); None if not computed.
     coaching: dict | None = None
 
     def rule(self, rule_id: str) -> Finding:

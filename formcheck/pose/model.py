@@ -12,7 +12,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ModelError
+from formcheck.errors import ModelError
 
 MODEL_NAME = "pose_landmarker_full.task"
 MODEL_SHA256 = "4eaa5eb7a98365221087693fcc286334cf0858e2eb6e15b506aa4a7ecdcec4ad"
@@ -25,7 +25,7 @@ def _cache_dir() -> Path:
     return Path(base) / "formcheck"
 
 
-SHIPPED_MODEL = Path(__file__).parent / "models" / MODEL_NAME
+SHIPPED_MODEL = Path(__file__).parents[1] / "models" / MODEL_NAME
 
 
 def candidate_paths(explicit: str | os.PathLike | None = None) -> list[Path]:

@@ -23,7 +23,7 @@ import av
 import cv2
 import numpy as np
 
-from .errors import CameraError, OutputError, VideoError
+from formcheck.errors import CameraError, OutputError, VideoError
 
 # OpenCV's bundled FFmpeg prints decoder chatter ("moov atom not found", "partial file") to
 # stderr; users get one VideoError sentence instead. Only fatal messages unless overridden.

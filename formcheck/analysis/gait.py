@@ -16,8 +16,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .kinematics import SIDE, _runs, fps_of, foot_pitch_deg
-from .pose import PoseSeries
+from formcheck.analysis.kinematics import SIDE, _runs, foot_pitch_deg, fps_of
+from formcheck.pose import PoseSeries
 
 FEET = ("left", "right")
 # (clean pose, leg length px) -> the background's horizontal speed in px/s, None if unknown.

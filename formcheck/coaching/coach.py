@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import pose as P
-from .config import Thresholds
-from .cues import CUES
-from .gait import contact_times
-from .kinematics import SIDE, fps_of
-from .rules import CAUTION, FAIL, Evidence, Finding
+from formcheck import pose as P
+from formcheck.analysis.gait import contact_times
+from formcheck.analysis.kinematics import SIDE, fps_of
+from formcheck.analysis.rules import CAUTION, FAIL, Evidence, Finding
+from formcheck.coaching.cues import CUES
+from formcheck.config import Thresholds
 
 MAX_FIXES = 3
 

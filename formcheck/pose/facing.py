@@ -12,9 +12,9 @@ from itertools import islice
 
 import numpy as np
 
-from . import kinematics as K
-from .pose import PoseEstimator, select_runner
-from .video import VideoFile
+from formcheck.analysis import kinematics as K
+from formcheck.io.video import VideoFile
+from formcheck.pose import PoseEstimator, select_runner
 
 LOOK_EVERY_S = 0.25  # one look per quarter second
 LOOKS = 5  # looks that find someone; the facing is a vote over them

@@ -6,15 +6,14 @@ import warnings
 
 import numpy as np
 
-from . import __version__
-from . import kinematics as K
-from .coach import coach
-from .config import Thresholds
-from .gait import FEET, SceneryProbe, analyse_gait, contact_times
-from .pose import PoseSeries
-from .report import Report, metric_summary
-from .rules import Evidence, judge, score, slow_motion_note
-
+from formcheck import __version__
+from formcheck.analysis import kinematics as K
+from formcheck.analysis.gait import FEET, SceneryProbe, analyse_gait, contact_times
+from formcheck.analysis.rules import Evidence, judge, score, slow_motion_note
+from formcheck.coaching.coach import coach
+from formcheck.config import Thresholds
+from formcheck.outputs.report import Report, metric_summary
+from formcheck.pose import PoseSeries
 
 FOOT_POINTS = [[K.SIDE[foot][point] for point in ("ankle", "heel", "toe")] for foot in FEET]
 MISSING_NOTED_S = 0.5  # a stretch this long without the runner is named even when most frames have them

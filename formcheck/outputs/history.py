@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from .errors import InputError, OutputError
+from formcheck.errors import InputError, OutputError
 
 SCHEMA_VERSION = 2
 KINDS = ("clip", "live")

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import kinematics as K
-from .coach import BEGINNER_PLAN
-from .gait import FEET, analyse_gait
-from .kinematics import SIDE, fps_of
-from .pose import PoseSeries
+from formcheck.analysis import kinematics as K
+from formcheck.analysis.gait import FEET, analyse_gait
+from formcheck.analysis.kinematics import SIDE, fps_of
+from formcheck.coaching.coach import BEGINNER_PLAN
+from formcheck.pose import PoseSeries
 
 LABELS = {
     "walk_backward": "walking backwards",
@@ -206,7 +206,7 @@ def frame_features(pose: PoseSeries, leg_px: float, smooth_s: float = 1.0) -> np
     facing direction (+ backward, - forward, 0 standing), feet on the ground (0-2), foot speed."""
     from scipy.ndimage import uniform_filter1d
 
-    from .gait import foot_point_heights, relative_foot_velocity
+    from formcheck.analysis.gait import foot_point_heights, relative_foot_velocity
 
     points = foot_point_heights(pose, leg_px)
     heights = np.fmin(points[..., 0], points[..., 1])

@@ -2,7 +2,7 @@
 
 ``LiveSession`` takes frames one at a time (``process(bgr, t_ms)``), finds the pose
 on each, keeps a bounded buffer of poses, re-judges the last ``window_s`` seconds
-with ``formcheck.analysis.analyse_pose`` every ``analyse_every_s`` seconds, and
+with ``formcheck.analysis.pipeline.analyse_pose`` every ``analyse_every_s`` seconds, and
 draws the skeleton plus one traffic light per cue on the frame. ``summary()``
 judges the whole session (up to ``max_session_s``) the same way and returns a
 Report. Front ends:
@@ -26,15 +26,15 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import pose as P
-from .analysis import analyse_pose
-from .config import Thresholds
-from .cues import CUES
-from .errors import CameraError, InputError, NoPersonError
-from .intervals import IntervalTimer, TimerState, activity_check
-from .pose import N_LANDMARKS, PoseEstimator, PoseSeries
-from .render import TIMER_BAND_SHARE, draw_panel, draw_skeleton, draw_timer_banner, key_frame_still
-from .report import Report
+from formcheck import pose as P
+from formcheck.analysis.pipeline import analyse_pose
+from formcheck.coaching.cues import CUES
+from formcheck.coaching.intervals import IntervalTimer, TimerState, activity_check
+from formcheck.config import Thresholds
+from formcheck.errors import CameraError, InputError, NoPersonError
+from formcheck.outputs.render import TIMER_BAND_SHARE, draw_panel, draw_skeleton, draw_timer_banner, key_frame_still
+from formcheck.outputs.report import Report
+from formcheck.pose import N_LANDMARKS, PoseEstimator, PoseSeries
 
 WINDOW_S = 10.0  # rolling analysis window
 ANALYSE_EVERY_S = 0.5  # how often the window is re-judged (stream time)
@@ -602,14 +602,14 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
     Returns the session's Report (also saved to history unless ``save_history`` is
     False), or None if the runner was never seen. Raises CameraError when there is
     no camera at ``index``. ``camera_factory(index, width, height)`` may replace
-    ``formcheck.video.Camera`` (any context manager yielding frames with .bgr/.t_ms);
+    ``formcheck.io.video.Camera`` (any context manager yielding frames with .bgr/.t_ms);
     ``on_frame(annotated_bgr, stats)`` is called for every processed frame.
     ``interval_rounds`` (4 or 5) shows the beginner-plan interval timer on the picture.
     ``pose_every``: see LiveSession.
     """
     import cv2
 
-    from .video import Camera
+    from formcheck.io.video import Camera
 
     factory = camera_factory or Camera
     camera = factory(index, width, height)  # raises CameraError with a clear message
@@ -657,7 +657,7 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
     finally:
         session.close()
     if report is not None and save_history:
-        from . import history
+        from formcheck.outputs import history
 
         history.save(report, f"camera {index}", kind="live", path=history_path, key_frames=session.key_frames())
     return report

@@ -18,17 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .coach import (
+from formcheck.analysis.rules import Finding
+from formcheck.coaching.coach import (
     BEGINNER_PLAN,
     STRETCH_NOTE,
     plan_minutes,
     rank_fixes,
     session_guidance,
 )
-from .config import Thresholds
-from .errors import InputError
-from .report import atomic_write_text, score_text
-from .rules import Finding
+from formcheck.config import Thresholds
+from formcheck.errors import InputError
+from formcheck.outputs.report import atomic_write_text, score_text
 
 SECTIONS = ["summary", "fixes", "baseline", "capture", "sessions", "plots", "key-frames", "findings", "steps"]
 STATUS_COLOUR = {"pass": "#2e9e4a", "caution": "#e0a000", "fail": "#d03030", "unknown": "#888888"}
@@ -168,8 +168,8 @@ def key_frames(video_path: str | Path, evidence, fixes: list[dict], slowmo: floa
     drawn; ``fmt`` ".png" for the HTML report, ".jpg" for small copies kept in the history."""
     import cv2
 
-    from .render import key_frame_still
-    from .video import VideoFile
+    from formcheck.io.video import VideoFile
+    from formcheck.outputs.render import key_frame_still
 
     position = {int(f): i for i, f in enumerate(evidence.pose.frame_index)}
     out = []
@@ -269,8 +269,8 @@ def _fixes(coaching: dict) -> str:
 
 
 def _baseline(report: dict, baseline: dict | None) -> str:
-    """Backward running against the runner's own forward running (see formcheck.progress)."""
-    from .progress import baseline_checks
+    """Backward running against the runner's own forward running (see formcheck.coaching.progress)."""
+    from formcheck.coaching.progress import baseline_checks
 
     title = "Against your forward running"
     if report.get("direction") == "forward":
@@ -422,8 +422,8 @@ def report_from_json(json_path: str | Path, out_dir: str | Path | None = None) -
 def history_baseline() -> dict | None:
     """The forward-running baseline's report from the default history, if one is set (never an error:
     the report is made without it when the history cannot be read)."""
-    from . import history
-    from .errors import FormcheckError
+    from formcheck.errors import FormcheckError
+    from formcheck.outputs import history
 
     try:
         entry = history.History().baseline()
@@ -435,8 +435,8 @@ def history_baseline() -> dict | None:
 def report_from_clip(clip: str | Path, out_dir: str | Path | None = None, *, config: str | Path | None = None,
                      slowmo: float = 1.0, model: str | Path | None = None, progress=None) -> Path:
     """Analyse a clip and write its HTML report with key frames."""
-    from .api import analyze_with_evidence
-    from .config import load_thresholds
+    from formcheck.api import analyze_with_evidence
+    from formcheck.config import load_thresholds
 
     clip = Path(clip)
     th = load_thresholds(config)
@@ -446,7 +446,7 @@ def report_from_clip(clip: str | Path, out_dir: str | Path | None = None, *, con
     minutes = float(t[-1] - t[0]) / 60 if len(t) > 1 else 0.0
     intervals = None
     if minutes >= 1.0:  # a whole session rather than a short clip: show its intervals and its length
-        from .intervals import segment
+        from formcheck.coaching.intervals import segment
 
         intervals = [s.to_dict() for s in segment(evidence.pose, clean=False)]
         if d.get("coaching"):

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from .coach import severity
-from .config import Thresholds
-from .cues import CUES
-from .rules import Finding
+from formcheck.analysis.rules import Finding
+from formcheck.coaching.coach import severity
+from formcheck.coaching.cues import CUES
+from formcheck.config import Thresholds
 
 BETTER, WORSE, SAME, NOT_COMPARABLE = "better", "worse", "about the same", "not comparable"
 STATUS_RANK = {"fail": 0, "caution": 1, "pass": 2}

@@ -1,0 +1,1 @@
+"""Analysis, pure numpy: kinematics, gait events, scenery motion, the rules, and the pipeline joining them."""
