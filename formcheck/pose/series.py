@@ -102,4 +102,8 @@ class PoseSeries:
                    first.width, first.height, max(p.people_in_view for p in parts))
 
 
-__all__ = ["N_LANDMARKS", "NOSE", "LEFT_EYE", "RIGHT_EYE", "LEFT_EAR", "RIGHT_EAR", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST", "LEFT_HIP", "RIGHT_HIP", "LEFT_KNEE", "RIGHT_KNEE", "LEFT_ANKLE", "RIGHT_ANKLE", "LEFT_HEEL", "RIGHT_HEEL", "LEFT_TOE", "RIGHT_TOE", "LEFT_RIGHT_PAIRS", "MIRROR_INDEX", "SKELETON", "midpoint", "hip_centre", "shoulder_centre", "torso_length", "PoseSeries"]
+__all__ = ["N_LANDMARKS", "NOSE", "LEFT_EYE", "RIGHT_EYE", "LEFT_EAR", "RIGHT_EAR", "LEFT_SHOULDER", "RIGHT_SHOULDER",
+           "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST", "LEFT_HIP", "RIGHT_HIP", "LEFT_KNEE",
+           "RIGHT_KNEE", "LEFT_ANKLE", "RIGHT_ANKLE", "LEFT_HEEL", "RIGHT_HEEL", "LEFT_TOE", "RIGHT_TOE",
+           "LEFT_RIGHT_PAIRS", "MIRROR_INDEX", "SKELETON", "midpoint", "hip_centre", "shoulder_centre",
+           "torso_length", "PoseSeries"]
