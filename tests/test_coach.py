@@ -8,13 +8,7 @@ from landmark_gait import Gait2D, make_series
 
 from formcheck.analysis.pipeline import analyse_pose
 from formcheck.analysis.rules import RULES, Finding
-from formcheck.coaching.coach import (
-    MAX_FIXES,
-    coach,
-    plan_minutes,
-    rank_fixes,
-    session_guidance,
-)
+from formcheck.coaching.coach import MAX_FIXES, coach, plan_minutes, rank_fixes, session_guidance
 from formcheck.coaching.cues import CUES
 
 

@@ -11,13 +11,7 @@ from landmark_gait import Gait2D, make_series
 
 from formcheck.analysis.pipeline import analyse_pose
 from formcheck.cli import main
-from formcheck.outputs.html_report import (
-    SECTIONS,
-    build_html,
-    html_path,
-    key_frames,
-    report_from_json,
-)
+from formcheck.outputs.html_report import SECTIONS, build_html, html_path, key_frames, report_from_json
 
 
 @pytest.fixture(autouse=True)

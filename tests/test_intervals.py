@@ -8,13 +8,7 @@ from landmark_gait import Gait2D, make_series
 
 from formcheck import pose as P
 from formcheck.coaching.coach import plan_minutes
-from formcheck.coaching.intervals import (
-    IntervalTimer,
-    activity_check,
-    plan_phases,
-    segment,
-    timer_state,
-)
+from formcheck.coaching.intervals import IntervalTimer, activity_check, plan_phases, segment, timer_state
 from formcheck.pose import PoseSeries
 
 FPS = 30.0

@@ -10,17 +10,8 @@ from landmark_gait import Gait2D, make_series
 
 from formcheck.analysis.pipeline import analyse_pose
 from formcheck.analysis.rules import Finding
-from formcheck.coaching.progress import (
-    BETTER,
-    NOT_COMPARABLE,
-    SAME,
-    WORSE,
-    baseline_checks,
-    compare_sessions,
-    cue_verdict,
-    improvement_summary,
-    step_length_leg,
-)
+from formcheck.coaching.progress import (BETTER, NOT_COMPARABLE, SAME, WORSE, baseline_checks, compare_sessions,
+                                         cue_verdict, improvement_summary, step_length_leg)
 
 
 def analysed(**kw) -> dict:

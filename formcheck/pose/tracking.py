@@ -10,25 +10,9 @@ from typing import Callable, Iterable
 import numpy as np
 
 from formcheck.pose.estimator import PoseEstimator
-from formcheck.pose.series import (
-    LEFT_ANKLE,
-    LEFT_ELBOW,
-    LEFT_HIP,
-    LEFT_KNEE,
-    LEFT_SHOULDER,
-    LEFT_WRIST,
-    MIRROR_INDEX,
-    N_LANDMARKS,
-    RIGHT_ANKLE,
-    RIGHT_ELBOW,
-    RIGHT_HIP,
-    RIGHT_KNEE,
-    RIGHT_SHOULDER,
-    RIGHT_WRIST,
-    PoseSeries,
-    hip_centre,
-    torso_length,
-)
+from formcheck.pose.series import (LEFT_ANKLE, LEFT_ELBOW, LEFT_HIP, LEFT_KNEE, LEFT_SHOULDER, LEFT_WRIST, MIRROR_INDEX,
+                                   N_LANDMARKS, RIGHT_ANKLE, RIGHT_ELBOW, RIGHT_HIP, RIGHT_KNEE, RIGHT_SHOULDER,
+                                   RIGHT_WRIST, PoseSeries, hip_centre, torso_length)
 
 # Detections are linked frame to frame into short tracklets by whole-body pose, with each
 # person's motion predicted, so a passer-by crossing the runner keeps their own track. The
