@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import io
 import json
 import os
 import shutil
@@ -43,6 +42,7 @@ from formcheck.coaching.cues import CUES, editable_thresholds
 from formcheck.config import Thresholds, load_thresholds
 from formcheck.errors import ConfigError, FormcheckError, InputError, VideoError
 from formcheck.io.native_logs import filter_native_logs
+from formcheck.outputs import figures
 from formcheck.outputs.html_report import build_html
 from formcheck.outputs.report import score_text
 
@@ -53,11 +53,11 @@ DEFAULT_MAX_DURATION_S = 180
 LEG_PER_HEIGHT = 0.53  # leg length (hip to ankle) ~ 0.53 x standing height: an anthropometric approximation
 RESULTS_KEPT = 4  # analysed clips kept in memory/temp per browser session
 ANALYSES_AT_ONCE = 1  # one analysis already keeps every core busy: more at once only slows them all
-STATUS_STYLE = {  # status -> (label, streamlit colour, hex)
-    "pass": ("PASS", "green", "#2e9e44"),
-    "caution": ("CAUTION", "orange", "#e69500"),
-    "fail": ("FAIL", "red", "#d33c3c"),
-    "unknown": ("UNKNOWN", "gray", "#8a8a8a"),
+STATUS_STYLE = {  # status -> (label, streamlit colour)
+    "pass": ("PASS", "green"),
+    "caution": ("CAUTION", "orange"),
+    "fail": ("FAIL", "red"),
+    "unknown": ("UNKNOWN", "gray"),
 }
 
 
@@ -369,7 +369,7 @@ def show_unexpected(exc: BaseException, doing: str) -> None:
 
 
 def status_badge(status: str) -> str:
-    label, colour, _ = STATUS_STYLE.get(status, STATUS_STYLE["unknown"])
+    label, colour = STATUS_STYLE.get(status, STATUS_STYLE["unknown"])
     return f":{colour}-background[**{label}**]"
 
 
@@ -559,117 +559,16 @@ def step_table(contacts: list[dict]) -> list[dict]:
     return rows
 
 
-def score_figure(findings, score: int | None):
-    """Where each cue landed (fail / caution / pass), and the score they add up to."""
-    import matplotlib.pyplot as plt
-
-    position = {"fail": 0.0, "caution": 0.5, "pass": 1.0}
-    fig, ax = plt.subplots(figsize=(6, 0.3 * len(findings) + 1.0), layout="constrained")
-    for y, f in enumerate(reversed(findings)):
-        ax.plot([0, 1], [y, y], color="#e3e3e3", lw=6, solid_capstyle="round", zorder=1)
-        if f.status in position:
-            ax.scatter([position[f.status]], [y], s=90, color=STATUS_STYLE[f.status][2], zorder=3)
-        else:
-            ax.text(0.5, y, "not judged", ha="center", va="center", fontsize=7, color="#777777")
-        if not CUES[f.id].scored:
-            ax.text(1.06, y, "not scored", va="center", fontsize=6, color="#777777")
-    ax.set_yticks(range(len(findings)), [f.title for f in reversed(findings)], fontsize=7)
-    ax.set_xticks([0, 0.5, 1], ["fail", "caution", "pass"], fontsize=8)
-    ax.set_xlim(-0.08, 1.3)
-    ax.set_ylim(-0.7, len(findings) - 0.3)
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(axis="y", length=0)
-    ax.set_title(f"Score {score_text(score)}\n(per judged cue: pass = 1, caution = ½, fail = 0)", fontsize=9)
-    return fig
-
-
 def figure_pngs(result: Result, th: Thresholds) -> list[tuple[str, bytes]]:
     """The plots as PNG bytes, drawn once per result and thresholds (reruns reuse them)."""
-    import matplotlib.pyplot as plt
-
     key = repr(th)
     if key not in result.figures:
-        pngs = []
-        for name, fig in make_figures(result.report, th):
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=110)
-            plt.close(fig)
-            pngs.append((name, buf.getvalue()))
-        result.figures = {key: pngs}  # only the latest thresholds
+        report = result.report
+        verdicts = [figures.Verdict(f.title, f.status, CUES[f.id].scored) for f in report.rules]
+        drawn = figures.report_figures(report.per_frame, report.contacts, verdicts, report.score,
+                                       report.cadence_spm, th)
+        result.figures = {key: [(name, figures.png(fig)) for name, fig in drawn]}  # only the latest thresholds
     return result.figures[key]
-
-
-def make_figures(report, th: Thresholds) -> list[tuple[str, object]]:
-    """Trunk lean, elbow angle (target bands shaded), foot heights with contacts, cadence per step, score."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    pf = report.per_frame
-    t = np.asarray(pf.get("time_s", []), dtype=float)
-    figs = []
-
-    def band_plot(name, column, pass_band, caution_band, ylabel, title):
-        fig, ax = plt.subplots(figsize=(6, 2.8), layout="constrained")
-        y = np.asarray(pf.get(column, np.full(len(t), np.nan)), dtype=float)
-        ax.axhspan(*caution_band, color=STATUS_STYLE["caution"][2], alpha=0.12, label="caution")
-        ax.axhspan(*pass_band, color=STATUS_STYLE["pass"][2], alpha=0.2, label="target")
-        ax.plot(t, y, color="#1f4e79", lw=1.2, label=ylabel)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=10)
-        ax.legend(loc="upper right", fontsize=7, ncol=3)
-        figs.append((name, fig))
-
-    band_plot("trunk_lean", "trunk_lean_deg", th.trunk_lean_pass, th.trunk_lean_caution, "trunk lean (°)",
-              "Trunk lean (+ = toward the chest)")
-    band_plot("elbow", "elbow_angle_deg", th.elbow_pass, th.elbow_caution, "elbow angle (°)",
-              "Elbow angle, near arm")
-
-    fig, ax = plt.subplots(figsize=(6, 2.8), layout="constrained")
-    colours = {"left": "#1f77b4", "right": "#d62728"}
-    frame_pos = {int(f): i for i, f in enumerate(pf.get("frame", []))}
-    for foot in ("left", "right"):
-        h = np.asarray(pf.get(f"{foot}_foot_height_leg", np.full(len(t), np.nan)), dtype=float)
-        ax.plot(t, h, color=colours[foot], lw=1, label=f"{foot} foot")
-        for c in report.contacts:
-            if c["foot"] == foot and c["frame"] in frame_pos:
-                i = frame_pos[c["frame"]]
-                y = h[i] if np.isfinite(h[i]) else 0.0
-                ax.plot(t[i], y, "v", color=colours[foot], ms=6)
-                ax.annotate(foot[0].upper(), (t[i], y), textcoords="offset points", xytext=(0, 6),
-                            ha="center", fontsize=7, color=colours[foot])
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("height (leg lengths)")
-    ax.set_title("Foot height above the ground, contacts marked L / R", fontsize=10)
-    ax.legend(loc="upper right", fontsize=7)
-    figs.append(("feet", fig))
-
-    fig, ax = plt.subplots(figsize=(6, 2.8), layout="constrained")
-    times = np.array([c["time_s"] for c in report.contacts])
-    if len(times) > 1:
-        dt = np.diff(times)
-        ok = (dt > 0.15) & (dt < 1.5)
-        mid = (times[1:] + times[:-1]) / 2
-        ax.plot(mid[ok], 60.0 / dt[ok], "o", color="#7a9cc6", ms=3, label="per step")
-        if len(times) > 2:  # a stride (two steps) averages out the left/right timing jitter
-            dt2 = times[2:] - times[:-2]
-            ok2 = (dt2 > 0.3) & (dt2 < 3.0)
-            ax.plot(times[1:-1][ok2], 120.0 / dt2[ok2], "-", color="#1f4e79", lw=1.5, label="per stride")
-    ax.axhspan(th.cadence_pass, max(th.cadence_pass + 40, 220), color=STATUS_STYLE["pass"][2], alpha=0.15,
-               label="target")
-    if report.cadence_spm:
-        ax.axhline(report.cadence_spm, color="black", ls="--", lw=1, label=f"clip {report.cadence_spm:.0f}")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("steps/min")
-    ax.set_title("Cadence per step", fontsize=10)
-    ax.legend(loc="lower right", fontsize=7, ncol=4)
-    figs.append(("cadence", fig))
-
-    figs.append(("score", score_figure(report.rules, report.score)))
-    return figs
 
 
 # ---------------------------------------------------------------------------
@@ -1020,12 +919,7 @@ def history_tab() -> None:
     try:
         fig = trend_figure(store)
         if fig is not None:
-            import matplotlib.pyplot as plt
-
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=100)
-            plt.close(fig)
-            st.image(buf.getvalue(), width="stretch")
+            st.image(figures.png(fig, dpi=100), width="stretch")
     except Exception as exc:  # noqa: BLE001
         show_unexpected(exc, "drawing the trends")
 
@@ -1167,49 +1061,18 @@ def show_baseline(report: dict, history_id: int | None, key_prefix: str = "res")
 
 
 def trend_figure(store):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rules = [(rid, title) for rid, title in store.rule_ids()]
-    series = []
-    for rid, title in rules:
-        points = [p for p in store.trend(rid) if p["value"] is not None]
-        if points:
-            series.append((title, points))
+    """The score and every measured cue over the sessions, oldest first; None with no sessions."""
     sessions = store.list_sessions()[::-1]
-    if not series and not sessions:
-        return None
-    n = len(series) + 1
-    ncols = 3
-    nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(11, 2.3 * nrows), layout="constrained", squeeze=False)
-    axes = axes.ravel()
-    ax = axes[0]
-    ax.plot(range(1, len(sessions) + 1), [s["score"] for s in sessions], "o-", color="#1f4e79")
-    ax.set_title("Score", fontsize=9)
-    ax.set_ylim(0, 100)
     order = {s["id"]: i + 1 for i, s in enumerate(sessions)}
-    for ax, (title, points) in zip(axes[1:], series, strict=False):
-        x = [order.get(p["session_id"], 0) for p in points]
-        ax.plot(x, [p["value"] for p in points], "-", color="#999999", lw=1)
-        ax.scatter(x, [p["value"] for p in points], c=[STATUS_STYLE[p["status"]][2] for p in points], s=25,
-                   zorder=3)
-        ax.set_title(f"{title} ({points[0]['unit']})", fontsize=9)
-    from matplotlib.ticker import MaxNLocator
-
-    for ax in axes[:n]:
-        ax.set_xlabel("session (oldest → newest)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.set_xlim(0.5, len(sessions) + 0.5)
-        if len(sessions) <= 10:
-            ax.set_xticks(range(1, len(sessions) + 1))
-        else:
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
-    for ax in axes[n:]:
-        ax.axis("off")
-    return fig
+    cues = []
+    for rid, title in store.rule_ids():
+        measured = [p for p in store.trend(rid) if p["value"] is not None]
+        if measured:
+            cues.append((f"{title} ({measured[0]['unit']})",
+                         [figures.TrendPoint(order.get(p["session_id"], 0), p["value"], p["status"]) for p in measured]))
+    if not cues and not sessions:
+        return None
+    return figures.trends([s["score"] for s in sessions], cues)
 
 
 # ---------------------------------------------------------------------------

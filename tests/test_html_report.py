@@ -39,7 +39,9 @@ def test_the_page_has_every_section_and_no_external_urls():
     page = build_html(report.to_dict(), {k: np.asarray(v).tolist() for k, v in report.per_frame.items()})
     for sid in SECTIONS:
         assert f'id="{sid}"' in page
-    assert page.count("data:image/png;base64,") == 2  # the two plots
+    # the app's five plots: trunk lean, elbow, feet, cadence, score
+    assert page.count("data:image/png;base64,") == 5
+    assert "elbow angle over time" in page and "cadence per step" in page
     assert "Elbows near 90°" in page and "Drill:" in page and "Russian twists" in page
     assert "Beginner interval plan" in page and "60 fps" in page
     assert page.count("<tr>") >= len(report.contacts) + len(report.rules)
@@ -63,7 +65,7 @@ def test_from_saved_json_and_csv_via_the_cli(tmp_path):
     page = out.read_text(encoding="utf-8")
     for sid in SECTIONS:
         assert f'id="{sid}"' in page
-    assert page.count("data:image/png;base64,") == 2
+    assert page.count("data:image/png;base64,") == 5  # the plots, from the CSV read back
     assert "Slight forward lean" in page
     assert_self_contained(page)
 

@@ -12,22 +12,17 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from formcheck.analysis.rules import Finding
-from formcheck.coaching.coach import (
-    BEGINNER_PLAN,
-    STRETCH_NOTE,
-    plan_minutes,
-    rank_fixes,
-    session_guidance,
-)
+from formcheck.coaching.coach import BEGINNER_PLAN, STRETCH_NOTE, plan_minutes, rank_fixes, session_guidance
+from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds
 from formcheck.errors import InputError
+from formcheck.outputs import figures
 from formcheck.outputs.report import atomic_write_text, score_text
 
 SECTIONS = ["summary", "fixes", "baseline", "capture", "sessions", "plots", "key-frames", "findings", "steps"]
@@ -74,77 +69,6 @@ def png_data_uri(png: bytes) -> str:
 
 def _img(png: bytes, alt: str) -> str:
     return f'<img src="{png_data_uri(png)}" alt="{_e(alt)}">'
-
-
-# ---------------------------------------------------------------------------
-# Plots (matplotlib Agg, inline PNG)
-
-
-def _col(per_frame: dict, name: str) -> np.ndarray | None:
-    if name not in per_frame:
-        return None
-    return np.array([np.nan if v in ("", None) else float(v) for v in per_frame[name]], dtype=float)
-
-
-def plot_angles(per_frame: dict, th: Thresholds) -> bytes | None:
-    t = _col(per_frame, "time_s")
-    lean, elbow = _col(per_frame, "trunk_lean_deg"), _col(per_frame, "elbow_angle_deg")
-    if t is None or lean is None or elbow is None:
-        return None
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
-    for ax, y, band, label in [(axes[0], lean, th.trunk_lean_pass, "trunk lean (deg, + = toward chest)"),
-                               (axes[1], elbow, th.elbow_pass, "elbow angle (deg)")]:
-        ax.axhspan(band[0], band[1], color="#2e9e4a", alpha=0.15, label="target band")
-        ax.plot(t, y, color="#1f5fa8", lw=1.3)
-        ax.set_ylabel(label, fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper right", fontsize=7)
-    axes[1].set_xlabel("time (s)")
-    return _fig_png(fig)
-
-
-def plot_feet(per_frame: dict, contacts: list[dict]) -> bytes | None:
-    t = _col(per_frame, "time_s")
-    if t is None:
-        return None
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 2.8))
-    colours = {"left": "#e07020", "right": "#2060d0"}
-    plotted = False
-    for foot, colour in colours.items():
-        h = _col(per_frame, f"{foot}_foot_height_leg")
-        if h is None:
-            continue
-        plotted = True
-        ax.plot(t, h, color=colour, lw=1.2, label=f"{foot} foot height (L)")
-        ct = [c["time_s"] for c in contacts if c.get("foot") == foot]
-        if ct:
-            ax.plot(ct, np.interp(ct, t, np.nan_to_num(h)), "v", color=colour, ms=6, label=f"{foot} contact")
-    if not plotted:
-        plt.close(fig)
-        return None
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("height above ground (L)", fontsize=8)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=4, loc="upper right")
-    return _fig_png(fig)
-
-
-def _fig_png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 # ---------------------------------------------------------------------------
@@ -328,15 +252,20 @@ def _dur(seconds: float) -> str:
 
 
 def _plots(per_frame: dict, report: dict, th: Thresholds) -> str:
-    imgs = []
-    angles = plot_angles(per_frame, th) if per_frame else None
-    if angles:
-        imgs.append(_img(angles, "trunk lean and elbow angle over time with target bands"))
-    feet = plot_feet(per_frame, report.get("contacts", [])) if per_frame else None
-    if feet:
-        imgs.append(_img(feet, "foot heights with contacts"))
-    body = "".join(imgs) or '<p class="muted">No per-frame data (the CSV next to the JSON report was not found).</p>'
+    """The app's plots of this report, inline."""
+    verdicts = [figures.Verdict(r["title"], r["status"], CUES[r["id"]].scored if r["id"] in CUES else False)
+                for r in report.get("rules", [])]
+    drawn = figures.report_figures(per_frame, report.get("contacts", []), verdicts, report.get("score"),
+                                   report.get("cadence_spm"), th) if per_frame else []
+    body = "".join(_img(figures.png(fig, dpi=90), _PLOT_ALT[name]) for name, fig in drawn) or \
+        '<p class="muted">No per-frame data (the CSV next to the JSON report was not found).</p>'
     return _section("plots", "Over time", body)
+
+
+_PLOT_ALT = {"trunk_lean": "trunk lean over time with its target band",
+             "elbow": "elbow angle over time with its target band",
+             "feet": "foot heights with contacts", "cadence": "cadence per step and per stride",
+             "score": "where each cue landed, and the score"}
 
 
 def _frames(frames: list[tuple[str, bytes]] | None) -> str:
