@@ -62,6 +62,17 @@ def test_direction_setting_and_facing(facing, backward, treadmill):
     assert report.runner["facing"] == ("right" if facing > 0 else "left")
 
 
+@pytest.mark.parametrize("backward", [True, False])
+@pytest.mark.parametrize("passing_leg_s, setting", [(-1.0, "overground"), (1.0, "treadmill"), (0.0, "treadmill")])
+def test_only_scenery_passing_against_travel_makes_a_still_runner_overground(backward, passing_leg_s, setting):
+    """Hips still in the picture: a camera following an overground runner sees the scenery pass
+    against the travel; scenery moving along the travel is a camera wandering beside a treadmill."""
+    g = Gait2D(backward=backward, treadmill=True)
+    report, _ = analyse_pose(make_series(g), {"path": "synthetic"},
+                             scenery=lambda pose, leg: passing_leg_s * g.travel * g.leg_px)
+    assert report.setting == setting
+
+
 @pytest.mark.parametrize("fps", [30, 60, 120])
 @pytest.mark.parametrize("cadence", [150, 180, 200])
 def test_contacts_match_truth_within_one_frame(fps, cadence):

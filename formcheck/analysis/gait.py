@@ -594,18 +594,16 @@ def classify_setting(pose: PoseSeries, stance: np.ndarray, vrel: np.ndarray, leg
         return "unknown"
     if abs(hip_speed) > 0.5 * stance_speed:
         return "overground"
-    background = scenery(pose, leg_px) if scenery is not None else None
-    if background is None:
+    passing = scenery(pose, leg_px) if scenery is not None else None
+    if passing is None:
         return "treadmill"
-    # against the scenery the runner moves; far scenery moves less in the picture (parallax),
-    # but a camera that follows the runner moves the scenery steadily against travel
-    relative = abs(hip_speed - background / leg_px)
-    follows = np.sign(background) == -travel and abs(background) / leg_px > SCENERY_DRIFT_LEG_S
-    return "overground" if relative > SCENERY_MOVES * stance_speed or follows else "treadmill"
+    # Overground the scenery passes the runner against their travel, however the camera moves
+    # (far scenery slower: parallax); on a treadmill it moves with the runner, so it does not pass.
+    against_travel = np.sign(passing) == -travel
+    return "overground" if against_travel and abs(passing) / leg_px > SCENERY_PASSING_LEG_S else "treadmill"
 
 
-SCENERY_MOVES = 0.25  # of the stance-foot speed: the runner moves through the scenery
-SCENERY_DRIFT_LEG_S = 0.05  # L/s: steady one-way scenery motion above shake and drift
+SCENERY_PASSING_LEG_S = 0.05  # L/s: steady one-way scenery motion past the hips, above shake and drift
 
 
 MAX_STRIDE_S = 8.0  # clip time: a run filmed at 8x slow motion

@@ -61,8 +61,10 @@ def pair_shift_px(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float | Non
 
 
 def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) -> float | None:
-    """Signed horizontal speed of the background in image px/s: 0 for a still camera, or one
-    that only shakes (the pairs' shifts disagree in sign).
+    """Signed horizontal speed of the background past the runner's hips, in image px/s: about 0
+    on a treadmill whatever the camera does (a hand-held camera that wanders moves the runner
+    and the scenery together), the runner's speed against travel overground (less for far
+    scenery: parallax). 0 when the pairs disagree in sign (shake).
 
     The ground below the hips is asked first: a camera travelling alongside the runner sees it
     slide past, while the sky and far scenery stay put (parallax). Reads the frames from the
@@ -73,6 +75,7 @@ def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) ->
     if not np.isfinite(leg_px) or not len(seen):
         return None
     row_of = {int(f): i for i, f in enumerate(pose.frame_index)}
+    hip_speed = _hip_speed(pose)
     first, last = int(pose.frame_index[seen[0]]), int(pose.frame_index[seen[-1]])
     every = max(2, (last - first) // SAMPLE_PAIRS)
     pairs = []
@@ -81,12 +84,31 @@ def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) ->
             previous = None
             for frame in video:
                 if previous is not None and (frame.index - first) % every == 1:
-                    pairs.append(_pair_speeds(previous, frame, pose, row_of, leg_px))
+                    pairs.append(_past_the_hips(_pair_speeds(previous, frame, pose, row_of, leg_px),
+                                                hip_speed[row_of[previous.index]] if previous.index in row_of
+                                                else np.nan))
                 previous = frame
     except VideoError:
         return None
     everywhere, ground = (_one_way_speed([p[k] for p in pairs if p is not None]) for k in (0, 1))
     return ground if ground else everywhere
+
+
+def _hip_speed(pose: PoseSeries) -> np.ndarray:
+    """(T,) the hips' horizontal speed in the image, px/s (NaN where unknown)."""
+    x, t = pose.hip_centre()[:, 0], pose.t_s
+    ok = np.isfinite(x)
+    speed = np.full(len(x), np.nan)
+    if ok.sum() >= 2:
+        speed[ok] = np.gradient(x[ok], t[ok])
+    return speed
+
+
+def _past_the_hips(speeds: tuple[float | None, float | None] | None, hip: float):
+    """Scenery speeds relative to the hips: what the camera's own motion does not change."""
+    if speeds is None or not np.isfinite(hip):
+        return None
+    return tuple(None if s is None else s - hip for s in speeds)
 
 
 def _one_way_speed(speeds: list[float | None]) -> float | None:
