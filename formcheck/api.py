@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from formcheck.analysis.pipeline import analyse_pose
 from formcheck.analysis.rules import Evidence
 from formcheck.analysis.scenery import scenery_speed
 from formcheck.config import Thresholds, load_thresholds
+from formcheck.engine import Engine
 from formcheck.errors import NoPersonError
 from formcheck.io.video import H264Writer, VideoFile
 from formcheck.outputs.render import ANNOTATED_VIDEO, Annotator
 from formcheck.outputs.report import Report
-from formcheck.parallel import estimate_clip, render_video
+from formcheck.parallel import find_people, render_video
 from formcheck.pose.facing import faces_right
 
 # progress(stage, done, total): stage is "pose" or "video"
@@ -69,15 +69,16 @@ def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, prog
         info = video.info
         # all cores when it pays (one landmarker per process); the plain sequential loop otherwise
         # the facing look runs while the worker processes start up
-        raw = estimate_clip(video, model, progress, mirror=lambda: faces_right(video, model))
+        people = find_people(video, model, progress, mirror=lambda: faces_right(video, model))
         time_scale = video.slowmo  # the slow-motion factor and any --fps correction
-    if not raw.detected.any():
+    if not any(len(found) for found in people.found):
         raise NoPersonError(f"No person was found in {path.name}. Film the runner side-on "
                             "with the whole body in view and good light.")
-    video_dict = info.to_dict()
-    video_dict.update(frames=len(raw), slowmo=slowmo)
-    return analyse_pose(raw, video_dict, thresholds,
-                        scenery=lambda pose, leg_px: scenery_speed(path, pose, leg_px, time_scale))
+    engine = Engine(thresholds)  # the live check's engine, fed the frames the workers read
+    for found, t_ms, index in zip(people.found, people.t_ms, people.index):
+        engine.take(found, t_ms, index, people.width, people.height)
+    return engine.finish(dict(info.to_dict(), slowmo=slowmo),
+                         scenery=lambda pose, leg_px: scenery_speed(path, pose, leg_px, time_scale))
 
 
 def _write_outputs(report: Report, evidence: Evidence, path: Path, out_dir, outputs: Outputs, slowmo: float,

@@ -55,7 +55,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import av
 import numpy as np
@@ -63,7 +63,7 @@ import numpy as np
 from formcheck.errors import FormcheckError, OutputError
 from formcheck.io.video import H264Writer, VideoFile, _output_error
 from formcheck.outputs.render import ANNOTATED_VIDEO, Annotator
-from formcheck.pose import PoseEstimator, PoseSeries, estimate, select_runner
+from formcheck.pose import PoseEstimator, PoseSeries, select_runner
 from formcheck.pose.model import find_model
 
 # progress(stage, done, total), as in formcheck.api
@@ -765,15 +765,29 @@ def _refuse_while_bootstrapping() -> None:
         )
 
 
-def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None, *, workers: int | None = None,
-                  overlap: int = OVERLAP_FRAMES, min_frames: int = MIN_PARALLEL_FRAMES,
-                  split: int | None = None, stats: dict | None = None,
-                  mirror: bool | Callable[[], bool] = False) -> PoseSeries:
-    """The runner's pose series over an opened clip, using all cores when it pays.
+class People(NamedTuple):
+    """Everyone the pose model found in each frame of a clip, in frame order."""
 
-    Same result as ``pose.estimate`` over the whole clip with one landmarker; sequential
-    (exactly that loop) on one core, with ``workers=1`` or for clips of fewer than
-    ``min_frames`` frames. ``split`` (tests) hands frames ``split``.. to the first worker
+    found: list[np.ndarray]  # per frame, (K, 33, 3) pixel x, pixel y, visibility
+    t_ms: list[float]
+    index: list[int]
+    width: int
+    height: int
+
+
+def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None, **kw) -> PoseSeries:
+    """The runner's pose series over an opened clip (see ``find_people``), tracked over the whole clip."""
+    return select_runner(*find_people(video, model, progress, **kw))
+
+
+def find_people(video: VideoFile, model=None, progress: Progress | None = None, *, workers: int | None = None,
+                overlap: int = OVERLAP_FRAMES, min_frames: int = MIN_PARALLEL_FRAMES,
+                split: int | None = None, stats: dict | None = None,
+                mirror: bool | Callable[[], bool] = False) -> People:
+    """Everyone in every frame of an opened clip, using all cores when it pays.
+
+    Same result as one landmarker over the whole clip; sequential (exactly that loop) on one
+    core, with ``workers=1`` or for clips of fewer than ``min_frames`` frames. ``split`` (tests) hands frames ``split``.. to the first worker
     up front instead of letting it steal, so there is always a seam there.
     ``stats``, if given, is filled with how the work was shared. ``mirror``: see PoseEstimator;
     a callable (``facing.faces_right``, say) is asked while the workers start up.
@@ -790,7 +804,7 @@ def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None
         stats.update(participants=n, parallel=n > 1, workers=[])
 
     if n == 1:
-        return _estimate_sequential(video, model_path, progress, _decided(mirror))
+        return _people_sequential(video, model_path, progress, _decided(mirror))
 
     ctx = _context()
     board = _Board(ctx, n, total)
@@ -840,22 +854,25 @@ def estimate_clip(video: VideoFile, model=None, progress: Progress | None = None
     if stats is not None:
         stats.update(workers=worker_stats, pool_error=repr(pool.error) if pool.error else None,
                      **_segment_stats(segments))
-    return select_runner(candidates, t_ms, index, info.width, info.height)
+    return People(candidates, t_ms, index, info.width, info.height)
 
 
 def _decided(choice: bool | Callable[[], bool]) -> bool:
     return bool(choice() if callable(choice) else choice)
 
 
-def _estimate_sequential(video: VideoFile, model_path, progress: Progress | None, mirror: bool) -> PoseSeries:
-    """Exactly ``pose.estimate`` with one landmarker, in this process."""
+def _people_sequential(video: VideoFile, model_path, progress: Progress | None, mirror: bool) -> People:
+    """One landmarker over the whole clip, in this process."""
     info = video.info
+    found, t_ms, index = [], [], []
     with PoseEstimator(model_path, mirror=mirror) as estimator:
-        def on_frame(frame, _people):
+        for frame in video:
+            found.append(estimator.detect(frame.bgr, frame.t_ms))
+            t_ms.append(frame.t_ms)
+            index.append(frame.index)
             if progress is not None:
                 progress("pose", frame.index + 1, info.frames)
-
-        return estimate(video, estimator, info.width, info.height, on_frame=on_frame)
+    return People(found, t_ms, index, info.width, info.height)
 
 
 def _segment_stats(segments: list[_Segment]) -> dict:

@@ -167,7 +167,7 @@ def test_pose_every_must_be_a_small_whole_number():
 
 
 def test_resampling_keeps_a_regular_series_and_fills_short_gaps_only():
-    from formcheck.live.session import resample_uniform
+    from formcheck.engine import resample_uniform
     from formcheck.pose import PoseSeries
 
     t = np.array([0, 33.3, 100, 133.3, 166.7, 600, 633.3])  # one 67 ms gap, one 433 ms gap

@@ -2,7 +2,7 @@
 
 ``LiveSession`` takes frames one at a time (``process(bgr, t_ms)``), finds the pose
 on each, keeps a bounded buffer of poses, re-judges the last ``window_s`` seconds
-with ``formcheck.analysis.pipeline.analyse_pose`` every ``analyse_every_s`` seconds, and
+with the engine clips use (``formcheck.engine``) every ``analyse_every_s`` seconds, and
 draws the skeleton plus one traffic light per cue on the frame. ``summary()``
 judges the whole session (up to ``max_session_s``) the same way and returns a
 Report. Front ends:
@@ -27,14 +27,14 @@ from typing import Callable, Iterable
 import numpy as np
 
 from formcheck import pose as P
-from formcheck.analysis.pipeline import analyse_pose
 from formcheck.coaching.cues import CUES
 from formcheck.coaching.intervals import IntervalTimer, TimerState, activity_check
 from formcheck.config import Thresholds
+from formcheck.engine import Engine, Seen
 from formcheck.errors import CameraError, InputError, NoPersonError
 from formcheck.outputs.render import TIMER_BAND_SHARE, draw_panel, draw_skeleton, draw_timer_banner, key_frame_still
 from formcheck.outputs.report import Report
-from formcheck.pose import N_LANDMARKS, PoseEstimator, PoseSeries
+from formcheck.pose import PoseEstimator, PoseSeries
 
 WINDOW_S = 10.0  # rolling analysis window
 ANALYSE_EVERY_S = 0.5  # how often the window is re-judged (stream time)
@@ -43,8 +43,6 @@ MAX_SESSION_S = 600.0  # summary() judges at most the last 10 minutes
 MAX_FPS = 60.0  # buffer sizes assume at most this many frames per second
 MAX_POSE_EVERY = 3  # at 30 fps, 10 poses a second: about the fewest that still catch each foot contact
 MIN_GOOD_FPS = 12  # below this a ~0.25 s ground contact spans too few processed frames to be found
-RESAMPLE_FPS = 30.0  # the analysis sees the pose on this uniform grid (see resample_uniform)
-MAX_GAP_S = 0.25  # longer gaps between processed frames are left empty, not interpolated
 KEY_FRAME_EVERY_S = 30.0  # a still of the runner for the history this often while judging (the last 3 kept)
 KEY_FRAME_WIDTH = 480
 
@@ -138,13 +136,16 @@ class LiveSession:
         if panel not in ("side", "overlay"):
             raise ValueError(f"panel must be 'side' or 'overlay', not {panel!r}")
         self.panel = panel
-        self._window: collections.deque = collections.deque(maxlen=int(window_s * MAX_FPS) + 1)
-        self._record: collections.deque = collections.deque(maxlen=int(max_session_s * MAX_FPS) + 1)
+        self._window: collections.deque[Seen] = collections.deque(maxlen=int(window_s * MAX_FPS) + 1)
         self._own_estimator = estimator is None
         # One pose: MediaPipe then tracks the runner and skips its person detector on most frames
-        # (about 40 % faster than looking for two); _pick_runner still keeps to the same person.
+        # (about 40 % faster than looking for two); the engine still keeps to the same person.
         self._estimator = (estimator if estimator is not None
                            else PoseEstimator(model, live=True, num_poses=1).__enter__())
+        # The same engine as clip analysis; like a clip's, a runner facing image-right is shown to the
+        # model mirrored (it is not mirror-symmetric), once the rolling analysis has seen the facing.
+        self._engine = Engine(self.thresholds, estimator=self._estimator,
+                              max_frames=int(max_session_s * MAX_FPS) + 1)
         self._lock = threading.Lock()  # guards _rolling / stats against the analysis thread
         # One frame at a time, and never while summary() copies the record or close() frees the model
         # (front ends call process() from a frame thread and summary()/close() from another).
@@ -152,12 +153,8 @@ class LiveSession:
         self._worker: threading.Thread | None = None
         self._rolling: Report | None = None
         self._rolling_near = "left"
-        # The pose model is not mirror-symmetric: like a clip's, a live runner facing image-right is shown
-        # to it mirrored (facing.py), once the rolling analysis has seen which way they face.
-        self._faces_right = False
         self._last_analysis_ms: float | None = None
         self._last_t_ms: float | None = None
-        self._last_center: np.ndarray | None = None
         self._size: tuple[int, int] = (0, 0)  # width, height
         self._wall_last: float | None = None
         self._started = time.time()
@@ -199,7 +196,6 @@ class LiveSession:
         if self._size != (w, h):
             if self._size != (0, 0):  # the camera changed resolution: old pixels mean nothing now
                 self._window.clear()
-                self._last_center = None
                 self._last_row = None
             self._size = (w, h)
         if self._last_t_ms is not None and t_ms <= self._last_t_ms:
@@ -212,12 +208,9 @@ class LiveSession:
                 self.stats.dropped = dropped
         self._frame_count += 1
         if self._last_row is None or (self._frame_count - 1) % self.pose_every == 0:
-            with self._lock:
-                self._estimator.mirror = self._faces_right  # set here, between frames, never mid-detect
-            row = self._last_row = self._pick_runner(self._estimator.detect(bgr, t_ms))
-            entry = (float(t_ms), row.astype(np.float32), w, h)
-            self._window.append(entry)
-            self._record.append(entry)
+            seen = self._engine.process(bgr, t_ms)
+            row = self._last_row = seen.runner
+            self._window.append(seen)
             self._trim_window(t_ms)
             self._maybe_analyse(t_ms)
             self._maybe_keep_key_frame(bgr, row, t_ms)
@@ -228,20 +221,8 @@ class LiveSession:
         self._update_timing(time.perf_counter() - t0)
         return out
 
-    def _pick_runner(self, people: np.ndarray) -> np.ndarray:
-        """The person nearest the runner of the previous frames (the largest one at first)."""
-        if not len(people):
-            return np.full((N_LANDMARKS, 3), np.nan)
-        hips = P.hip_centre(people)
-        if self._last_center is None or len(people) == 1:
-            best = int(np.argmax(P.torso_length(people)))
-        else:
-            best = int(np.argmin(np.linalg.norm(hips - self._last_center, axis=1)))
-        self._last_center = hips[best]
-        return people[best]
-
     def _trim_window(self, t_ms: float) -> None:
-        while self._window and self._window[0][0] < t_ms - self.window_s * 1000.0:
+        while self._window and self._window[0].t_ms < t_ms - self.window_s * 1000.0:
             self._window.popleft()
 
     def _maybe_keep_key_frame(self, bgr: np.ndarray, row: np.ndarray, t_ms: float) -> None:
@@ -294,26 +275,24 @@ class LiveSession:
         else:
             self._analyse_window(snapshot, t_ms)
 
-    def _analyse_window(self, entries: list, t_ms: float) -> None:
-        series = _series(entries)
-        seen = series.detected if series is not None else np.zeros(0, bool)
-        span = (series.t_ms[seen][-1] - series.t_ms[seen][0]) / 1000.0 if seen.sum() > 1 else 0.0
+    def _analyse_window(self, frames: list[Seen], t_ms: float) -> None:
+        seen = [f.t_ms for f in frames if np.isfinite(f.runner[P.LEFT_HIP, 0])]
+        span = (seen[-1] - seen[0]) / 1000.0 if len(seen) > 1 else 0.0
         report = None
-        if span >= MIN_WINDOW_S and seen.mean() >= 0.5:
+        if span >= MIN_WINDOW_S and len(seen) >= 0.5 * len(frames):
             try:
-                report, _ = analyse_pose(series, {"path": self.source, "live": True}, self.thresholds)
+                report = self._engine.judge(frames, {"path": self.source, "live": True})
             except Exception:  # noqa: BLE001 - a bad window must never stop the stream
                 report = None
         with self._lock:
             self._rolling = report
             if report is not None:
                 self._rolling_near = report.runner.get("near_side", "left")
-                self._faces_right = report.runner.get("facing") == "right"
             s = self.stats
             s.window_s = span
             s.analysed_at_ms = t_ms
             if span < MIN_WINDOW_S:
-                s.state = "warming up" if seen.any() else "no runner"
+                s.state = "warming up" if seen else "no runner"
             else:
                 s.state = "judging" if report is not None and report.cadence_spm is not None else "no clear steps"
             if report is None:
@@ -344,11 +323,11 @@ class LiveSession:
     @property
     def recorded(self) -> int:
         """Poses kept for the session summary."""
-        return len(self._record)
+        return len(self._engine)
 
     @property
     def buffer_limits(self) -> tuple[int, int]:
-        return self._window.maxlen, self._record.maxlen
+        return self._window.maxlen, self._engine.max_frames
 
     # -- drawing -------------------------------------------------------------
 
@@ -404,7 +383,7 @@ class LiveSession:
                 if dt > 0:
                     s.fps = 1.0 / dt if s.fps == 0 else 0.9 * s.fps + 0.1 / dt
             self._wall_last = now
-            s.detected = self._last_center is not None and bool(np.isfinite(self._window[-1][1][P.LEFT_HIP, 0]))
+            s.detected = bool(self._window) and bool(np.isfinite(self._window[-1].runner[P.LEFT_HIP, 0]))
 
     def snapshot(self) -> LiveStats:
         """A copy of the current stats (for display in another thread)."""
@@ -418,19 +397,21 @@ class LiveSession:
         the runner was never seen long enough."""
         self.wait_for_analysis()
         with self._frame_lock:
-            entries = list(self._record)
-        series = _series(entries)
-        if series is None or series.detected.sum() < 2:
+            frames = self._engine.record()
+        try:
+            return self._engine.finish(self._describe, uniform=True, frames=frames)[0]
+        except NoPersonError:
             raise NoPersonError("No runner was seen in this live session: stand side-on to the camera "
-                                "with the whole body in view.")
+                                "with the whole body in view.") from None
+
+    def _describe(self, series: PoseSeries) -> dict:
+        """The session as a video: its rate and length are those of the judged series."""
         seen = series.t_ms[series.detected]
         duration = (series.t_ms[-1] - series.t_ms[0]) / 1000.0
         fps = (len(series) - 1) / duration if duration > 0 else 0.0
-        video = {"path": self.source, "live": True, "fps": round(fps, 2), "frames": len(series),
-                 "duration_s": round(duration, 2), "width": series.width, "height": series.height,
-                 "seen_s": round((seen[-1] - seen[0]) / 1000.0, 2),
-                 "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self._started))}
-        return analyse_pose(series, video, self.thresholds)[0]
+        return {"path": self.source, "live": True, "fps": round(fps, 2), "duration_s": round(duration, 2),
+                "width": series.width, "height": series.height, "seen_s": round((seen[-1] - seen[0]) / 1000.0, 2),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self._started))}
 
     def close(self) -> None:
         with self._frame_lock:
@@ -447,51 +428,6 @@ class LiveSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _series(entries: list) -> PoseSeries | None:
-    """PoseSeries of buffered (t_ms, row, w, h) entries of the latest frame size, on a uniform time grid."""
-    if not entries:
-        return None
-    w, h = entries[-1][2], entries[-1][3]
-    entries = [e for e in entries if (e[2], e[3]) == (w, h)]
-    rows = np.stack([e[1] for e in entries]).astype(np.float64)
-    t_ms = np.array([e[0] for e in entries])
-    return resample_uniform(PoseSeries.from_frames(rows, t_ms, np.arange(len(entries)), w, h))
-
-
-def resample_uniform(series: PoseSeries, fps: float = RESAMPLE_FPS, max_gap_s: float = MAX_GAP_S) -> PoseSeries:
-    """The series on a uniform ``fps`` grid, by linear interpolation between the frames that were processed.
-
-    A live stream's processed frames are irregular (stale ones are dropped, so the spacing
-    jitters between one and several camera frames) and often fewer than 30 a second. The
-    analysis counts frames (a contact must last a few of them) and filters at a fixed
-    rate, so it gets a regular grid: at 12-16 processed fps this keeps the rolling cadence
-    right where the raw irregular series loses steps. Gaps longer than ``max_gap_s``, or
-    next to a frame without the runner, stay empty (NaN), as in the raw series.
-    """
-    t = series.t_ms
-    if len(t) < 2:
-        return series
-    grid = np.arange(t[0], t[-1] + 1e-6, 1000.0 / fps)
-    hi = np.clip(np.searchsorted(t, grid), 0, len(t) - 1)
-    lo = np.clip(hi - 1, 0, len(t) - 1)
-    exact = np.isclose(t[hi], grid, atol=1e-3)
-    lo[exact] = hi[exact]
-    seen = series.detected
-    empty = ((t[hi] - t[lo]) > max_gap_s * 1000.0) | ~seen[lo] | ~seen[hi]
-    n = series.xy.shape[1]
-    flat_xy = series.xy.reshape(len(t), -1)
-    xy = np.full((len(grid), flat_xy.shape[1]), np.nan)
-    for col in range(flat_xy.shape[1]):
-        v = flat_xy[:, col]
-        ok = np.isfinite(v)
-        if ok.sum() >= 2:
-            xy[:, col] = np.interp(grid, t[ok], v[ok])
-    vis = np.stack([np.interp(grid, t, series.visibility[:, k]) for k in range(n)], axis=1)
-    xy[empty] = np.nan
-    vis[empty] = 0.0
-    return PoseSeries(xy.reshape(len(grid), n, 2), vis, grid, np.arange(len(grid)), series.width, series.height)
 
 
 class StreamClock:

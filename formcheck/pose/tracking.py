@@ -1,15 +1,14 @@
-"""Choosing the runner among the people in view, and running the estimator over a clip."""
+"""Choosing the runner among the people in view over a whole clip."""
 
 from __future__ import annotations
 
 import bisect
 import itertools
 import statistics
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
-from formcheck.pose.estimator import PoseEstimator
 from formcheck.pose.series import (LEFT_ANKLE, LEFT_ELBOW, LEFT_HIP, LEFT_KNEE, LEFT_SHOULDER, LEFT_WRIST, MIRROR_INDEX,
                                    N_LANDMARKS, RIGHT_ANKLE, RIGHT_ELBOW, RIGHT_HIP, RIGHT_KNEE, RIGHT_SHOULDER,
                                    RIGHT_WRIST, PoseSeries, hip_centre, torso_length)
@@ -363,20 +362,3 @@ def _people_in_view(tracks: list[_Track]) -> int:
     spans = [(t.frames[0], t.frames[-1]) for t in tracks if len(t.frames) >= _MIN_PERSON_FRAMES]
     events = sorted([(first, 1) for first, _ in spans] + [(last + 1, -1) for _, last in spans])
     return max(itertools.accumulate(change for _, change in events), default=1) or 1
-
-
-def estimate(frames: Iterable, estimator: PoseEstimator, width: int, height: int,
-             on_frame=None) -> PoseSeries:
-    """Run the estimator over frames (objects with .index, .t_ms, .bgr) and pick the runner.
-
-    ``on_frame(frame, people)`` is called after each frame, e.g. for progress.
-    """
-    candidates, t_ms, index = [], [], []
-    for frame in frames:
-        people = estimator.detect(frame.bgr, frame.t_ms)
-        candidates.append(people)
-        t_ms.append(frame.t_ms)
-        index.append(frame.index)
-        if on_frame is not None:
-            on_frame(frame, people)
-    return select_runner(candidates, t_ms, index, width, height)
