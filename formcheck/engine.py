@@ -136,7 +136,7 @@ class Engine:
             series = select_runner([f.people for f in frames], [f.t_ms for f in frames],
                                    [f.index for f in frames], frames[-1].width, frames[-1].height)
             series = resample_uniform(series) if uniform else series
-        if series is None or series.detected.sum() < 2:
+        if series is None or not series.detected.any():
             raise NoPersonError("No runner was seen: film them side-on, with the whole body in view.")
         about = video(series) if callable(video) else video
         return analyse_pose(series, dict(about, frames=len(series)), self.thresholds, scenery=scenery)
