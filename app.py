@@ -22,6 +22,7 @@ Environment variables:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -497,14 +498,14 @@ def show_results(result: Result, settings: Settings) -> None:
     stem = Path(result.source).stem
     c1, c2, c3, c4 = st.columns(4)
     if result.video_path is not None:
-        c1.download_button("Annotated video (MP4)", data=result.video_path.read_bytes(),
+        # callables: read or built when clicked, not on every rerun of the page
+        c1.download_button("Annotated video (MP4)", data=result.video_path.read_bytes,
                            file_name=f"{stem}.formcheck.mp4", mime="video/mp4", key=f"dl_v_{result.key[:12]}")
     c2.download_button("Report (JSON)", data=result.json_text, file_name=f"{stem}.formcheck.json",
                        mime="application/json", key=f"dl_j_{result.key[:12]}")
     c3.download_button("Per-frame data (CSV)", data=result.csv_bytes, file_name=f"{stem}.formcheck.csv",
                        mime="text/csv", key=f"dl_c_{result.key[:12]}")
-    html = build_html(d, per_frame=report.per_frame, frames=result.key_frames, thresholds=settings.thresholds,
-                      baseline=_baseline_report())
+    html = functools.partial(_shareable_html, d, report.per_frame, result.key_frames, settings.thresholds)
     c4.download_button("Shareable report (HTML)", data=html, file_name=f"{stem}.formcheck.html",
                        mime="text/html", key=f"dl_h_{result.key[:12]}")
     st.caption(f"formcheck {__version__} · analysed in {result.elapsed_s:.0f} s"
@@ -1004,6 +1005,10 @@ def show_key_frames(frames: list[tuple[str, bytes]]) -> None:
         st.caption("No key frames were stored with this session.")
     for caption, jpeg in frames:
         st.image(jpeg, caption=caption, width="stretch")
+
+
+def _shareable_html(d: dict, per_frame: dict, key_frames, thresholds: Thresholds) -> str:
+    return build_html(d, per_frame=per_frame, frames=key_frames, thresholds=thresholds, baseline=_baseline_report())
 
 
 def _baseline_report() -> dict | None:
