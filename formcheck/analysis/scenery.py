@@ -4,8 +4,9 @@ A camera that pans to follow an overground runner keeps the hips still in the im
 just as a treadmill does; only the background tells them apart. We take pairs of
 consecutive frames spread over the whole time the runner is in view (a camera operator
 often starts panning late), track corners outside the runner (and outside a belt at the
-feet), and take the median horizontal shift. A pan or a tracking shot moves the scenery
-one way all along; a hand held still only shakes it, both ways.
+feet), and take the median horizontal shift past the runner's hips. A camera following an
+overground runner sees the scenery pass them against their travel all along; a hand-held
+camera beside a treadmill moves runner and scenery together, or only shakes them, both ways.
 """
 
 from __future__ import annotations
@@ -84,9 +85,7 @@ def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) ->
             previous = None
             for frame in video:
                 if previous is not None and (frame.index - first) % every == 1:
-                    pairs.append(_past_the_hips(_pair_speeds(previous, frame, pose, row_of, leg_px),
-                                                hip_speed[row_of[previous.index]] if previous.index in row_of
-                                                else np.nan))
+                    pairs.append(_pair_speeds(previous, frame, pose, row_of, leg_px, hip_speed))
                 previous = frame
     except VideoError:
         return None
@@ -104,13 +103,6 @@ def _hip_speed(pose: PoseSeries) -> np.ndarray:
     return speed
 
 
-def _past_the_hips(speeds: tuple[float | None, float | None] | None, hip: float):
-    """Scenery speeds relative to the hips: what the camera's own motion does not change."""
-    if speeds is None or not np.isfinite(hip):
-        return None
-    return tuple(None if s is None else s - hip for s in speeds)
-
-
 def _one_way_speed(speeds: list[float | None]) -> float | None:
     """The median speed if the pairs mostly shift one way, 0 if they do not, None if too few."""
     speeds = np.array([s for s in speeds if s is not None])
@@ -120,10 +112,14 @@ def _one_way_speed(speeds: list[float | None]) -> float | None:
     return median if np.mean(np.sign(speeds) == np.sign(median)) >= SAME_WAY else 0.0
 
 
-def _pair_speeds(a: Frame, b: Frame, pose: PoseSeries, row_of: dict[int, int],
-                 leg_px: float) -> tuple[float | None, float | None] | None:
-    """Scenery speed in px/s from frame a to b: over all the background, and below the hips."""
+def _pair_speeds(a: Frame, b: Frame, pose: PoseSeries, row_of: dict[int, int], leg_px: float,
+                 hip_speed: np.ndarray) -> tuple[float | None, float | None] | None:
+    """Scenery speed past the hips in px/s from frame a to b: over all the background, and below
+    the hips. Relative to the hips, so what the camera's own motion adds to both cancels."""
     if a.index not in row_of or b.index not in row_of or b.t_ms <= a.t_ms:
+        return None
+    hip = hip_speed[row_of[a.index]]
+    if not np.isfinite(hip):
         return None
     scale = min(1.0, WORK_WIDTH / a.bgr.shape[1])
     gray = [cv2.cvtColor(cv2.resize(f.bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA),
@@ -138,4 +134,4 @@ def _pair_speeds(a: Frame, b: Frame, pose: PoseSeries, row_of: dict[int, int],
         masks.append(ground)
     per_s = 1.0 / scale / ((b.t_ms - a.t_ms) / 1000.0)
     shifts = [pair_shift_px(gray[0], gray[1], m) for m in masks] + [None] * (2 - len(masks))
-    return tuple(None if shift is None else shift * per_s for shift in shifts)
+    return tuple(None if shift is None else shift * per_s - hip for shift in shifts)
