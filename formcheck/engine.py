@@ -74,7 +74,7 @@ class Engine:
         """Take in the people found in one frame elsewhere (a worker process, say)."""
         last = self._record[-1] if self._record else None
         if last is not None and (last.width, last.height) != (width, height):
-            self.forget()  # the camera changed resolution: old pixels mean nothing now
+            self.forget()  # the camera changed resolution: old pixels mean nothing now (one size kept)
             last = None
         if index is None:
             index = last.index + 1 if last is not None else 0
@@ -104,12 +104,11 @@ class Engine:
     # -- verdicts out -----------------------------------------------------------
 
     def judge(self, frames: list[Seen], video: dict) -> Report | None:
-        """The runner of these frames as followed frame by frame, on a uniform time grid, judged;
-        None when it cannot be (no frames, or analysis of too little failing)."""
-        series = _uniform(_followed(frames))
-        if series is None:
+        """The runner of these frames as followed frame by frame, on a uniform time grid, judged
+        (None without frames)."""
+        if not frames:
             return None
-        report, _ = analyse_pose(series, video, self.thresholds)
+        report, _ = analyse_pose(resample_uniform(_followed(frames)), video, self.thresholds)
         if report.runner.get("facing") in ("left", "right"):
             self.faces_right = report.runner["facing"] == "right"
         return report
@@ -130,7 +129,7 @@ class Engine:
         tracked series (a live stream knows its rate only then). ``uniform``: resample first (a
         live stream's processed frames are irregular; a clip's are its own).
         """
-        frames = _same_size(self.record() if frames is None else frames)
+        frames = self.record() if frames is None else frames
         series = None
         if frames:
             series = select_runner([f.people for f in frames], [f.t_ms for f in frames],
@@ -142,25 +141,10 @@ class Engine:
         return analyse_pose(series, dict(about, frames=len(series)), self.thresholds, scenery=scenery)
 
 
-def _same_size(frames: list[Seen]) -> list[Seen]:
-    """The frames of the latest picture size (a resolution change starts over)."""
-    if not frames:
-        return frames
-    size = (frames[-1].width, frames[-1].height)
-    return [f for f in frames if (f.width, f.height) == size]
-
-
-def _followed(frames: list[Seen]) -> PoseSeries | None:
-    frames = _same_size(frames)
-    if not frames:
-        return None
+def _followed(frames: list[Seen]) -> PoseSeries:
     rows = np.stack([f.runner for f in frames]).astype(np.float64)
     return PoseSeries.from_frames(rows, [f.t_ms for f in frames], np.arange(len(frames)), frames[-1].width,
                                   frames[-1].height)
-
-
-def _uniform(series: PoseSeries | None) -> PoseSeries | None:
-    return None if series is None else resample_uniform(series)
 
 
 def resample_uniform(series: PoseSeries, fps: float = RESAMPLE_FPS, max_gap_s: float = MAX_GAP_S) -> PoseSeries:
