@@ -34,7 +34,6 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from formcheck import __version__
@@ -46,12 +45,12 @@ from formcheck.io.native_logs import filter_native_logs
 from formcheck.outputs import figures
 from formcheck.outputs.html_report import build_html
 from formcheck.outputs.report import score_text
+from formcheck.outputs.steps import frame_times, step_table, unit_lines
 
 ROOT = Path(__file__).resolve().parent
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
 MAX_UPLOAD_MB = 400  # also server.maxUploadSize in .streamlit/config.toml
 DEFAULT_MAX_DURATION_S = 180
-LEG_PER_HEIGHT = 0.53  # leg length (hip to ankle) ~ 0.53 x standing height: an anthropometric approximation
 RESULTS_KEPT = 4  # analysed clips kept in memory/temp per browser session
 ANALYSES_AT_ONCE = 1  # one analysis already keeps every core busy: more at once only slows them all
 STATUS_STYLE = {  # status -> (label, streamlit colour)
@@ -384,36 +383,6 @@ def format_value(value, unit: str) -> str:
     return f"{value:.2f} {unit}".strip()
 
 
-def unit_lines(report, height_m: float | None, belt_kmh: float | None) -> list[str]:
-    """Step length and speed in metres and km/h, from the runner's height and/or the belt speed."""
-    lines = []
-    step = (report.metrics.get("step_length_leg") or {}).get("median")
-    cadence = report.cadence_spm
-    if height_m:
-        leg = LEG_PER_HEIGHT * height_m
-        lines.append(f"Leg length ≈ {leg:.2f} m (0.53 × height {height_m:.2f} m, an approximation).")
-        if step:
-            step_m = step * leg
-            text = f"Step length ≈ {step_m:.2f} m"
-            if cadence:
-                text += f", speed ≈ {step_m * cadence / 60 * 3.6:.1f} km/h"
-            lines.append(text + " (from your height).")
-    if belt_kmh and cadence:
-        step_m = belt_kmh / 3.6 / (cadence / 60)
-        text = f"Step length = {step_m:.2f} m from the belt speed ({belt_kmh:.1f} km/h) and cadence"
-        if step:
-            text += f"; that makes your leg length ≈ {step_m / step:.2f} m"
-        lines.append(text + ".")
-    return lines
-
-
-def frame_times(report) -> tuple[dict[int, float], float]:
-    """decode frame index -> seconds into the annotated video (which plays at the file's fps)."""
-    fps = float(report.video.get("fps") or 30.0)
-    frames = np.asarray(report.per_frame.get("frame", []), dtype=int)
-    return {int(f): f / fps for f in frames}, fps
-
-
 def _jump(state_key: str, seconds: float, frame: int) -> None:
     st.session_state[state_key] = seconds
     st.session_state[f"{state_key}_frame"] = frame
@@ -542,22 +511,6 @@ def render_verdict(rule: dict, jump_key: str | None = None, frame_to_s: dict | N
             for label, (f, t) in list(frames.items())[:4]:
                 row.button(label, key=f"jump_{prefix}_{rule['id']}_{f}", on_click=_jump, args=(jump_key, t, f),
                            help=f"Jump the video to frame {f}")
-
-
-def step_table(contacts: list[dict]) -> list[dict]:
-    rows = []
-    prev_t = None
-    for i, c in enumerate(contacts):
-        step_s = None if prev_t is None else c["time_s"] - prev_t
-        rows.append({"step": i + 1, "foot": c["foot"], "time (s)": round(c["time_s"], 2),
-                     "strike": c["strike"],
-                     "foot pitch (°)": None if c.get("foot_pitch_deg") is None else round(c["foot_pitch_deg"], 1),
-                     "contact time (s)": None if c["contact_time_s"] is None else round(c["contact_time_s"], 3),
-                     "step length (L)": c.get("step_length_leg"),
-                     "step time (s)": None if step_s is None else round(step_s, 3),
-                     "cadence (steps/min)": None if not step_s else round(60.0 / step_s)})
-        prev_t = c["time_s"]
-    return rows
 
 
 def figure_pngs(result: Result, th: Thresholds) -> list[tuple[str, bytes]]:

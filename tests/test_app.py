@@ -144,17 +144,17 @@ def test_bad_thresholds_toml_is_reported_in_the_sidebar():
 
 
 def test_units_from_height_and_belt_speed():
-    app = load_app()
+    from formcheck.outputs.steps import unit_lines
 
     class R:
         metrics = {"step_length_leg": {"median": 0.9}}
         cadence_spm = 170.0
 
-    lines = app.unit_lines(R(), 1.80, 9.0)
+    lines = unit_lines(R(), 1.80, 9.0)
     assert "0.95 m" in lines[0] and "0.53" in lines[0]  # leg = 0.53 x height, said to be an approximation
     assert "0.86 m" in lines[1] and "8.8 km/h" in lines[1]
     assert "0.88 m" in lines[2]  # 9 km/h / (170/60 steps/s)
-    assert app.unit_lines(R(), None, None) == []
+    assert unit_lines(R(), None, None) == []
 
 
 @pytest.mark.slow
