@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -15,14 +14,6 @@ RULE_TITLES = ["Backward running", "Slight forward lean", "Stable upper body", "
                "Arms swing opposite to legs", "Quick steps (cadence)", "Short steps",
                "Foot lands close behind the body", "Land on the forefoot", "No heel dragging",
                "Not too bouncy", "Look over the shoulder now and then", "Ground contact time"]
-
-
-def load_app():
-    spec = importlib.util.spec_from_file_location("formcheck_app", APP)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)  # main() only runs under `streamlit run`
-    return module
 
 
 @pytest.fixture(autouse=True)
@@ -78,15 +69,15 @@ def test_bad_upload_shows_an_error_panel_not_an_exception(name, content, expect)
 
 
 def test_upload_checks_type_and_size():
-    app = load_app()
+    from formcheck.app import upload
     from formcheck.errors import InputError
 
-    app.check_upload("run.MP4", 10 * 1024 * 1024, limit_mb=400)
+    upload.check_upload("run.MP4", 10 * 1024 * 1024, limit_mb=400)
     with pytest.raises(InputError, match="limit is 400 MB"):
-        app.check_upload("big.mp4", 401 * 1024 * 1024, limit_mb=400)
+        upload.check_upload("big.mp4", 401 * 1024 * 1024, limit_mb=400)
     with pytest.raises(InputError, match=r"\.mp4, \.mov"):
-        app.check_upload("notes.txt", 10)
-    assert app.upload_limit_mb() <= app.MAX_UPLOAD_MB
+        upload.check_upload("notes.txt", 10)
+    assert upload.upload_limit_mb() <= upload.MAX_UPLOAD_MB
 
 
 @pytest.mark.parametrize("name,expect", [("clip.mp4", "clip.mp4"), ("notes.txt", "not a video file")])
@@ -97,17 +88,12 @@ def test_review_path_with_a_text_file_renders_an_error(tmp_path, name, expect):
     bad = tmp_path / name
     bad.write_text("not a video")
 
-    def script(app_path: str, clip: str):
-        import importlib.util
-        import sys
+    def script(clip: str):
+        from formcheck.app.upload import review_path
 
-        spec = importlib.util.spec_from_file_location("formcheck_app", app_path)
-        app = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = app
-        spec.loader.exec_module(app)
-        app.review_path(clip)
+        review_path(clip)
 
-    at = AppTest.from_function(script, args=(str(APP), str(bad)), default_timeout=30).run()
+    at = AppTest.from_function(script, args=(str(bad),), default_timeout=30).run()
     assert not at.exception
     assert len(at.error) == 1 and expect in at.error[0].value
 
@@ -115,17 +101,13 @@ def test_review_path_with_a_text_file_renders_an_error(tmp_path, name, expect):
 def test_over_long_clip_is_refused(tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    def script(app_path: str, clip: str):
-        import importlib.util
-        import sys
+    def script(clip: str):
+        from formcheck.app.settings import Settings
+        from formcheck.app.upload import review_path
 
-        spec = importlib.util.spec_from_file_location("formcheck_app", app_path)
-        app = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = app
-        spec.loader.exec_module(app)
-        app.review_path(clip, app.Settings(max_duration_s=5))
+        review_path(clip, Settings(max_duration_s=5))
 
-    at = AppTest.from_function(script, args=(str(APP), str(TREADMILL)), default_timeout=30).run()
+    at = AppTest.from_function(script, args=(str(TREADMILL),), default_timeout=30).run()
     assert not at.exception
     assert "12 s long" in at.error[0].value and "5 s" in at.error[0].value
 
@@ -226,23 +208,23 @@ def test_live_tab_offers_the_pose_on_every_nth_frame_for_a_slow_computer():
 def test_live_page_text_shows_the_interval_and_whether_the_runner_follows_it():
     import numpy as np
 
+    from formcheck.app.live import live_stats_markdown
+    from formcheck.app.webrtc import LiveHolder
     from formcheck.live.session import LiveSession
-
-    app = load_app()
 
     class NoOne:
         def detect(self, bgr, t_ms):
             return np.zeros((0, 33, 3))
 
-    holder = app.LiveHolder()
+    holder = LiveHolder()
     holder.session = LiveSession(estimator=NoOne())
     holder.apply_timer(4)  # switched on while the camera runs: starts with the next frame
     holder.session.process(np.zeros((120, 160, 3), np.uint8), 5_000.0)
     holder.session.process(np.zeros((120, 160, 3), np.uint8), 15_000.0)
-    text = app.live_stats_markdown(holder)
+    text = live_stats_markdown(holder)
     assert "**Interval: walk backwards, 4:50 left**" in text and "next: jog backwards 30 s" in text
     holder.apply_timer(None)
-    assert "Interval" not in app.live_stats_markdown(holder)
+    assert "Interval" not in live_stats_markdown(holder)
     holder.session.close()
 
 

@@ -79,7 +79,7 @@ def server(netns, tmp_path_factory):
     samples.mkdir()
     (samples / TREADMILL.name).symlink_to(TREADMILL)
     env = dict(os.environ, FORMCHECK_HISTORY=str(work / "history.sqlite"), FORMCHECK_SAMPLE_DIR=str(samples),
-               FORMCHECK_ICE_LOOPBACK="1",  # test-only: aioice offers 127.0.0.1 (see app.py)
+               FORMCHECK_ICE_LOOPBACK="1",  # test-only: aioice offers 127.0.0.1 (see formcheck/app/webrtc.py)
                PYTHONUNBUFFERED="1")
     log = open(work / "server.log", "w")
     proc = subprocess.Popen(

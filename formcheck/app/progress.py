@@ -1,0 +1,44 @@
+"""The analysis progress bar: frames done, frames per second and time left."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+
+class ProgressDisplay:
+    """analyze()'s progress(stage, done, total) -> a progress bar with frames, fps and time left."""
+
+    POSE_SHARE = 0.8  # finding the pose is most of the work; drawing the video is the rest
+
+    def __init__(self, container=None):
+        self.bar = (container or st).progress(0.0, text="Opening the clip…")
+        self.started: dict[str, float] = {}
+        self.last_update = 0.0
+        self.pose_fps: float | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        self.started.setdefault(stage, now)
+        if now - self.last_update < 0.25 and done < total:
+            return
+        self.last_update = now
+        total = max(total, done, 1)
+        elapsed = now - self.started[stage]
+        fps = done / elapsed if elapsed > 0 else 0.0
+        if stage == "pose":
+            self.pose_fps = fps or None
+            fraction = self.POSE_SHARE * done / total
+            # the video pass re-reads and draws every frame: about 3x faster than pose finding here
+            left = (total - done) / fps + total / (3 * fps) if fps else None
+            label = "Finding the runner's pose"
+        else:
+            fraction = self.POSE_SHARE + (1 - self.POSE_SHARE) * done / total
+            left = (total - done) / fps if fps else None
+            label = "Drawing the annotated video"
+        eta = f"about {left:.0f} s left" if left is not None else "estimating time left"
+        self.bar.progress(min(fraction, 1.0), text=f"{label}: frame {done} of {total} · {fps:.1f} fps · {eta}")
+
+    def done(self) -> None:
+        self.bar.empty()

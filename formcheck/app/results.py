@@ -1,0 +1,150 @@
+"""Showing one analysed clip: headline numbers, fixes, video and verdicts, plots, steps and downloads."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import streamlit as st
+
+from formcheck import __version__
+from formcheck.app.baseline import show_baseline
+from formcheck.app.clip_analysis import Result
+from formcheck.app.errors import show_unexpected
+from formcheck.app.settings import Settings
+from formcheck.app.verdicts import render_verdict
+from formcheck.coaching.cues import CUES
+from formcheck.config import Thresholds
+from formcheck.errors import FormcheckError
+from formcheck.outputs import figures
+from formcheck.outputs.html_report import build_html
+from formcheck.outputs.report import score_text
+from formcheck.outputs.steps import frame_times, step_table, unit_lines
+
+
+def annotated_frame(video: Path, index: int):
+    """One frame (BGR) of the annotated video, or None."""
+    from formcheck.io.video import VideoFile
+
+    try:
+        with VideoFile(video, start=index, max_frames=1) as clip:
+            return next((f.bgr for f in clip), None)
+    except FormcheckError:
+        return None
+
+
+def show_results(result: Result, settings: Settings) -> None:
+    report = result.report
+    d = report.to_dict()
+    start_key = f"start_{result.key[:16]}"
+    start = float(st.session_state.get(start_key, 0.0))
+    _, fps = frame_times(report)
+
+    st.subheader(f"{result.source}: {report.direction} {report.gait_type}, {report.setting}")
+    cols = st.columns(4)
+    cols[0].metric("Score", score_text(report.score))
+    cols[1].metric("Cadence", f"{report.cadence_spm:.0f} steps/min" if report.cadence_spm else "–")
+    lean = report.metrics["trunk_lean_deg"]["median"]
+    elbow = report.metrics["elbow_angle_deg"]["median"]
+    cols[2].metric("Trunk lean", f"{lean:+.0f}°" if lean is not None else "–")
+    cols[3].metric("Elbow angle", f"{elbow:.0f}°" if elbow is not None else "–")
+    for line in unit_lines(report, settings.height_m, settings.belt_kmh):
+        st.caption(line)
+    if report.direction == "forward":
+        st.warning("This clip shows forward running. formcheck judges backward-running form, so read the "
+                   "cues with that in mind.")
+    for w in report.warnings:
+        st.caption(f"Note: {w}")
+    if result.history_error:
+        st.warning(f"Not saved to history: {result.history_error}")
+    show_fixes(report.coaching or {})
+    show_baseline(d, result.history_id)
+
+    portrait = report.video.get("height", 0) > report.video.get("width", 1)
+    video_col, verdict_col = st.columns([2, 3] if portrait else [3, 2])
+    with video_col:
+        if result.video_path is not None:
+            # st.video seeks in whole seconds; the exact frame is shown as a still below it.
+            st.video(str(result.video_path), start_time=int(start))
+            jumped = st.session_state.get(f"{start_key}_frame")
+            if jumped is not None:
+                st.caption(f"The video now starts at {int(start)} s (players seek in whole seconds). "
+                           f"The exact frame {jumped} ({start:.2f} s):")
+                still = annotated_frame(result.video_path, int(jumped))
+                if still is not None:
+                    st.image(still, channels="BGR", width="stretch")
+        else:
+            st.info("The annotated video was not written.")
+    with verdict_col:
+        st.markdown("#### Verdict per cue")
+        frame_to_s, _ = frame_times(report)
+        for rule in d["rules"]:
+            render_verdict(rule, jump_key=start_key, frame_to_s=frame_to_s, prefix=result.key[:12])
+
+    st.markdown("#### Plots")
+    try:
+        pngs = figure_pngs(result, settings.thresholds)
+        c1, c2 = st.columns(2)
+        for i, (_name, png) in enumerate(pngs):
+            (c1 if i % 2 == 0 else c2).image(png, width="stretch")
+    except Exception as exc:  # noqa: BLE001 - a plot must not hide the verdicts
+        show_unexpected(exc, "drawing the plots")
+
+    st.markdown("#### Steps")
+    steps = step_table(d["contacts"])
+    if steps:
+        st.dataframe(steps, hide_index=True, width="stretch")
+    else:
+        st.info("No foot contacts were found.")
+
+    st.markdown("#### Downloads")
+    stem = Path(result.source).stem
+    c1, c2, c3, c4 = st.columns(4)
+    if result.video_path is not None:
+        # callables: read or built when clicked, not on every rerun of the page
+        c1.download_button("Annotated video (MP4)", data=result.video_path.read_bytes,
+                           file_name=f"{stem}.formcheck.mp4", mime="video/mp4", key=f"dl_v_{result.key[:12]}")
+    c2.download_button("Report (JSON)", data=result.json_text, file_name=f"{stem}.formcheck.json",
+                       mime="application/json", key=f"dl_j_{result.key[:12]}")
+    c3.download_button("Per-frame data (CSV)", data=result.csv_bytes, file_name=f"{stem}.formcheck.csv",
+                       mime="text/csv", key=f"dl_c_{result.key[:12]}")
+    html = functools.partial(_shareable_html, d, report.per_frame, result.key_frames, settings.thresholds)
+    c4.download_button("Shareable report (HTML)", data=html, file_name=f"{stem}.formcheck.html",
+                       mime="text/html", key=f"dl_h_{result.key[:12]}")
+    st.caption(f"formcheck {__version__} · analysed in {result.elapsed_s:.0f} s"
+               + (f" · saved to history as session {result.history_id}" if result.history_id else ""))
+
+
+def show_fixes(coaching: dict) -> None:
+    """The ranked fixes first: what a coach would say before the numbers."""
+    fixes = coaching.get("fixes", [])
+    if fixes:
+        st.markdown("#### Fix first")
+        for i, fix in enumerate(fixes, 1):
+            st.markdown(f"**{i}. {fix['cue']}**  \n{fix['why']}  \n*Drill:* {fix['drill']}")
+    elif coaching:
+        st.success("No form faults to fix on this clip.")
+    for tip in coaching.get("capture", {}).get("tips", []):
+        st.caption(f"Filming tip: {tip}")
+
+
+def figure_pngs(result: Result, th: Thresholds) -> list[tuple[str, bytes]]:
+    """The plots as PNG bytes, drawn once per result and thresholds (reruns reuse them)."""
+    key = repr(th)
+    if key not in result.figures:
+        report = result.report
+        verdicts = [figures.Verdict(f.title, f.status, CUES[f.id].scored) for f in report.rules]
+        drawn = figures.report_figures(report.per_frame, report.contacts, verdicts, report.score,
+                                       report.cadence_spm, th)
+        result.figures = {key: [(name, figures.png(fig)) for name, fig in drawn]}  # only the latest thresholds
+    return result.figures[key]
+
+
+def _shareable_html(d: dict, per_frame: dict, key_frames, thresholds: Thresholds) -> str:
+    return build_html(d, per_frame=per_frame, frames=key_frames, thresholds=thresholds, baseline=_baseline_report())
+
+
+def _baseline_report() -> dict | None:
+    from formcheck.outputs.html_report import history_baseline
+
+    return history_baseline()

@@ -1,0 +1,130 @@
+"""The live check's plumbing: the bridge between streamlit-webrtc's frame thread and the page, and
+the test-only loopback ICE patch. No page drawing here."""
+
+from __future__ import annotations
+
+import os
+
+from formcheck.config import Thresholds
+from formcheck.errors import FormcheckError
+
+
+def patch_ice_for_tests() -> None:
+    """TEST-ONLY (FORMCHECK_ICE_LOOPBACK=1): offer 127.0.0.1 as the ICE host candidate.
+
+    aioice leaves loopback out of its host candidates, so in a network namespace that
+    has only loopback (the browser tests) the server would offer none and ICE fails.
+    """
+    if os.environ.get("FORMCHECK_ICE_LOOPBACK") != "1":
+        return
+    import aioice.ice
+
+    if getattr(aioice.ice.get_host_addresses, "_formcheck_loopback", False):
+        return
+
+    def loopback_only(use_ipv4: bool = True, use_ipv6: bool = True) -> list[str]:
+        return ["127.0.0.1"] if use_ipv4 else []
+
+    loopback_only._formcheck_loopback = True
+    aioice.ice.get_host_addresses = loopback_only
+
+
+def has_server_runtime() -> bool:
+    """False under streamlit.testing's AppTest (a mocked runtime, where webrtc cannot work)."""
+    try:
+        from streamlit.runtime.runtime import Runtime
+
+        return Runtime.exists() and hasattr(Runtime.instance(), "_session_mgr") and \
+            type(Runtime.instance()).__name__ == "Runtime"
+    except Exception:  # noqa: BLE001
+        return False
+
+
+class LiveHolder:
+    """Bridges the webrtc worker thread (frames) and the script thread (page, summary).
+
+    Kept in st.session_state; the frame callback creates the LiveSession lazily on the
+    first frame so the pose model is only loaded when someone starts the camera.
+    """
+
+    def __init__(self):
+        import threading
+
+        self.lock = threading.Lock()
+        self.session = None
+        self.thresholds = Thresholds()
+        self.was_playing = False
+        self.error: str | None = None
+        self.clock = None
+        self.dropped = 0
+        self.accepting = True  # False from STOP until the page sees the next start
+        self.timer_rounds: int | None = None  # the interval timer's rounds; None = no timer
+        self.pose_every = 1  # pose on every Nth frame (from the next START)
+        self.key_frames: list = []  # the last finished session's stills
+
+    def new_timer(self):
+        from formcheck.coaching.intervals import IntervalTimer
+
+        return IntervalTimer(self.timer_rounds) if self.timer_rounds else None
+
+    def apply_timer(self, rounds: int | None) -> None:
+        """Switch the timer on (from the next frame), off, or to another number of rounds."""
+        with self.lock:
+            changed = rounds != self.timer_rounds
+            self.timer_rounds = rounds
+            if changed and self.session is not None:
+                self.session.set_interval_timer(self.new_timer())
+
+    def ensure(self):
+        from formcheck.live.session import LiveSession, StreamClock
+
+        with self.lock:
+            if self.session is None:
+                if not self.accepting:
+                    return None  # a last frame after STOP: do not start a new session for it
+                self.error = None
+                self.session = LiveSession(thresholds=self.thresholds, background=True, source="browser camera",
+                                           interval_timer=self.new_timer(), pose_every=self.pose_every)
+                self.clock = StreamClock()
+                self.dropped = 0
+            return self.session
+
+    async def on_frames(self, frames):
+        """streamlit-webrtc queued-frames callback: process only the newest frame, drop the rest."""
+        import av
+
+        frame = frames[-1]
+        try:
+            session = self.ensure()
+            if session is None:
+                return [frame]
+            self.dropped += len(frames) - 1
+            bgr = frame.to_ndarray(format="bgr24")
+            t_ms, lag_ms = self.clock.stamp(frame.time)
+            annotated = session.process(bgr, t_ms, lag_ms=lag_ms, dropped=self.dropped)
+            out = av.VideoFrame.from_ndarray(annotated, format="bgr24")
+        except FormcheckError as exc:  # e.g. the pose model is missing: its message is for the user
+            self.error = str(exc)
+            self.accepting = False  # do not retry on every frame; START again retries
+            return [frame]
+        except Exception as exc:  # noqa: BLE001 - keep the stream alive; show the problem on the page
+            self.error = f"{type(exc).__name__}: {exc}"
+            out = frame
+            return [out]
+        out.pts, out.time_base = frame.pts, frame.time_base
+        return [out]
+
+    def finish(self):
+        """Summarise and close the current session; returns (report or None, message or None)."""
+        with self.lock:
+            session, self.session = self.session, None
+            self.accepting = False
+        if session is None:
+            return None, None
+        try:
+            return session.summary(), None
+        except FormcheckError as exc:
+            return None, str(exc)
+        finally:
+            self.key_frames = session.key_frames()  # stills for the history, with the summary
+            session.close()
