@@ -12,7 +12,7 @@ Three tabs:
   trend per cue.
 
 This file only sets up the page and wires the tabs; each tab's code is in ``formcheck/app/``
-(``upload``, ``results``, ``live``, ``history_page``, ...).
+(``upload``, ``results``, ``live``, ``history_page``, ...; session state in ``state``).
 
 Environment variables:
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from formcheck.app.state import app_state
 from formcheck.errors import FormcheckError
 
 
@@ -15,7 +16,7 @@ def _set_baseline(session_id: int | None) -> None:
         store = history.History()
         store.set_baseline(session_id) if session_id is not None else store.clear_baseline()
     except FormcheckError as exc:
-        st.session_state["baseline_error"] = str(exc)
+        app_state.baseline_error = str(exc)
 
 
 def show_baseline(report: dict, history_id: int | None, key_prefix: str = "res") -> None:
@@ -24,8 +25,9 @@ def show_baseline(report: dict, history_id: int | None, key_prefix: str = "res")
     from formcheck.coaching.progress import baseline_checks
     from formcheck.outputs import history
 
-    if st.session_state.get("baseline_error"):
-        st.error(st.session_state.pop("baseline_error"))
+    error = app_state.take_baseline_error()
+    if error:
+        st.error(error)
     try:
         base = history.History().baseline()
     except FormcheckError:

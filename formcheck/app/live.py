@@ -9,6 +9,7 @@ import streamlit as st
 
 from formcheck.app.plan import interval_timer_settings, timer_markdown
 from formcheck.app.settings import Settings
+from formcheck.app.state import LiveSummary, app_state
 from formcheck.app.verdicts import render_verdict
 from formcheck.app.webrtc import LiveHolder, has_server_runtime, patch_ice_for_tests
 from formcheck.errors import FormcheckError
@@ -37,7 +38,7 @@ def live_tab(settings: Settings) -> None:
         st.info("The live check needs the Streamlit server: start the app with `streamlit run app.py`.")
         return
     patch_ice_for_tests()
-    holder: LiveHolder = st.session_state.setdefault("live_holder", LiveHolder())
+    holder = app_state.live_holder
     holder.thresholds = settings.thresholds
     holder.apply_timer(rounds)
     holder.pose_every = int(pose_every)
@@ -55,15 +56,15 @@ def live_tab(settings: Settings) -> None:
     playing = bool(ctx.state.playing)
     if holder.was_playing and not playing:
         report, message = holder.finish()
-        st.session_state["live_summary"] = (report, message)
+        app_state.live_summary = LiveSummary(report, message)
         if report is not None and settings.save_history:
             from formcheck.outputs import history
 
             try:
                 sid = history.save(report, "live camera", kind="live", key_frames=holder.key_frames)
-                st.session_state["live_summary"] = (report, f"Saved to history as session {sid}.")
+                app_state.live_summary = LiveSummary(report, f"Saved to history as session {sid}.")
             except (FormcheckError, OSError) as exc:
-                st.session_state["live_summary"] = (report, f"Not saved to history: {exc}")
+                app_state.live_summary = LiveSummary(report, f"Not saved to history: {exc}")
     holder.was_playing = playing
     if playing:
         holder.accepting = True
@@ -80,7 +81,7 @@ def live_tab(settings: Settings) -> None:
 
 
 def show_live_summary() -> None:
-    summary = st.session_state.get("live_summary")
+    summary = app_state.live_summary
     if summary:
         report, message = summary
         if report is None:

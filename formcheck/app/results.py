@@ -12,6 +12,7 @@ from formcheck.app.baseline import show_baseline
 from formcheck.app.clip_analysis import Result
 from formcheck.app.errors import show_unexpected
 from formcheck.app.settings import Settings
+from formcheck.app.state import app_state
 from formcheck.app.verdicts import render_verdict
 from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds
@@ -36,8 +37,9 @@ def annotated_frame(video: Path, index: int):
 def show_results(result: Result, settings: Settings) -> None:
     report = result.report
     d = report.to_dict()
-    start_key = f"start_{result.key[:16]}"
-    start = float(st.session_state.get(start_key, 0.0))
+    jump_key = result.key[:16]  # the clip's SHA prefix: a jump outlives a change of thresholds
+    jump = app_state.jumps.get(jump_key)
+    start = jump.seconds if jump else 0.0
     _, fps = frame_times(report)
 
     st.subheader(f"{result.source}: {report.direction} {report.gait_type}, {report.setting}")
@@ -66,11 +68,10 @@ def show_results(result: Result, settings: Settings) -> None:
         if result.video_path is not None:
             # st.video seeks in whole seconds; the exact frame is shown as a still below it.
             st.video(str(result.video_path), start_time=int(start))
-            jumped = st.session_state.get(f"{start_key}_frame")
-            if jumped is not None:
+            if jump is not None:
                 st.caption(f"The video now starts at {int(start)} s (players seek in whole seconds). "
-                           f"The exact frame {jumped} ({start:.2f} s):")
-                still = annotated_frame(result.video_path, int(jumped))
+                           f"The exact frame {jump.frame} ({start:.2f} s):")
+                still = annotated_frame(result.video_path, jump.frame)
                 if still is not None:
                     st.image(still, channels="BGR", width="stretch")
         else:
@@ -79,7 +80,7 @@ def show_results(result: Result, settings: Settings) -> None:
         st.markdown("#### Verdict per cue")
         frame_to_s, _ = frame_times(report)
         for rule in d["rules"]:
-            render_verdict(rule, jump_key=start_key, frame_to_s=frame_to_s, prefix=result.key[:12])
+            render_verdict(rule, jump_key=jump_key, frame_to_s=frame_to_s, prefix=result.key[:12])
 
     st.markdown("#### Plots")
     try:

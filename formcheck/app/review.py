@@ -12,6 +12,7 @@ from formcheck.app.errors import show_unexpected
 from formcheck.app.progress import ProgressDisplay
 from formcheck.app.results import show_results
 from formcheck.app.settings import Settings
+from formcheck.app.state import app_state
 from formcheck.app.turns import Turns
 from formcheck.errors import FormcheckError
 
@@ -20,7 +21,7 @@ ANALYSES_AT_ONCE = 1  # one analysis already keeps every core busy: more at once
 
 
 def _remember(result: Result) -> None:
-    results: dict = st.session_state.setdefault("results", {})
+    results = app_state.results
     results[result.key] = result
     while len(results) > RESULTS_KEPT:  # forget the oldest, and its files
         old = results.pop(next(iter(results)))
@@ -40,7 +41,7 @@ def review_clip(path: Path, source: str, settings: Settings, sha: str | None = N
     try:
         path = Path(path)
         key = f"{sha or file_sha(path)}:{settings.analysis_key()}"
-        result = st.session_state.get("results", {}).get(key)
+        result = app_state.results.get(key)
         if result is None:
             with st.status(f"Analysing {source}…", expanded=True) as status:
                 progress = ProgressDisplay()
@@ -62,7 +63,6 @@ def review_clip(path: Path, source: str, settings: Settings, sha: str | None = N
             if settings.save_history:
                 _save_history(result)
             _remember(result)
-        st.session_state["current"] = key
         show_results(result, settings)
         return result
     except FormcheckError as exc:

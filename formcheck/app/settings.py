@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from formcheck.app.state import THRESHOLD_RESET_KEY, reset_threshold_widgets, threshold_widget_key
 from formcheck.coaching.cues import editable_thresholds
 from formcheck.config import Thresholds, load_thresholds
 from formcheck.errors import ConfigError
@@ -72,7 +73,7 @@ def _threshold_settings() -> tuple[Thresholds, str | None]:
     for editable in editable_thresholds():
         name, label, lo, hi = editable.name, editable.label, editable.low, editable.high
         default = getattr(base, name)
-        key = f"th_{name}_{tag}"  # new widgets (with the file's values) when another file is loaded
+        key = threshold_widget_key(name, tag)
         if isinstance(default, tuple):
             value = st.slider(label, min_value=lo, max_value=hi, value=(float(default[0]), float(default[1])),
                               step=0.5, key=key)
@@ -81,9 +82,8 @@ def _threshold_settings() -> tuple[Thresholds, str | None]:
                                     step=0.01 if hi <= 2 else 1.0)
         if value != default:
             overrides[name] = value
-    if st.button("Reset to defaults", key="th_reset"):
-        for k in [k for k in st.session_state if str(k).startswith("th_") and k != "th_reset"]:
-            del st.session_state[k]
+    if st.button("Reset to defaults", key=THRESHOLD_RESET_KEY):
+        reset_threshold_widgets()
         st.rerun()
     try:
         return (load_thresholds_bytes(toml.getvalue(), toml.name, **overrides) if toml is not None and not error

@@ -13,6 +13,7 @@ from formcheck.app.clip_analysis import Result, file_sha
 from formcheck.app.errors import show_unexpected
 from formcheck.app.review import review_clip
 from formcheck.app.settings import Settings
+from formcheck.app.state import ActiveClip, SavedUpload, app_state
 from formcheck.errors import FormcheckError, InputError
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
@@ -65,20 +66,20 @@ def upload_tab(settings: Settings, default_samples: Path) -> None:
         cols = st.columns(min(len(clips), 4))
         for i, clip in enumerate(clips):
             if cols[i % len(cols)].button(f"Try sample: {clip.stem}", key=f"sample_{clip.name}"):
-                st.session_state["active"] = {"kind": "sample", "path": str(clip), "name": clip.name}
+                app_state.active = ActiveClip("sample", clip.name, path=str(clip))
     else:
         st.caption(f"No sample clips found in {samples}.")
 
-    if uploaded is not None and st.session_state.get("upload_id") != uploaded.file_id:
-        st.session_state["upload_id"] = uploaded.file_id
-        st.session_state["active"] = {"kind": "upload", "file_id": uploaded.file_id, "name": uploaded.name}
-    active = st.session_state.get("active")
-    if active and active["kind"] == "upload" and (uploaded is None or uploaded.file_id != active["file_id"]):
+    if uploaded is not None and app_state.upload_id != uploaded.file_id:
+        app_state.upload_id = uploaded.file_id
+        app_state.active = ActiveClip("upload", uploaded.name, file_id=uploaded.file_id)
+    active = app_state.active
+    if active and active.kind == "upload" and (uploaded is None or uploaded.file_id != active.file_id):
         active = None  # the upload was removed
     if not active:
         return
-    if active["kind"] == "sample":
-        review_clip(Path(active["path"]), active["name"], settings)
+    if active.kind == "sample":
+        review_clip(Path(active.path), active.name, settings)
     else:
         handle_upload(uploaded.name, uploaded.size, uploaded.getbuffer(), settings, file_id=uploaded.file_id)
 
@@ -87,15 +88,15 @@ def handle_upload(name: str, size: int, data, settings: Settings, file_id: str |
     """Validate an uploaded file, store it in a temp folder and review it (errors -> error panel)."""
     try:
         check_upload(name, size)
-        saved: dict = st.session_state.setdefault("upload_files", {})
+        saved = app_state.upload_files
         if file_id is None or file_id not in saved:
             folder = Path(tempfile.mkdtemp(prefix="formcheck-upload-"))
             path = folder / (Path(name).name or "clip.mp4")
             path.write_bytes(bytes(data))
             for old in saved.values():  # one upload on disk per session
-                shutil.rmtree(Path(old["path"]).parent, ignore_errors=True)
+                shutil.rmtree(Path(old.path).parent, ignore_errors=True)
             saved.clear()
-            saved[file_id or name] = {"path": str(path), "sha": file_sha(path)}
+            saved[file_id or name] = SavedUpload(str(path), file_sha(path))
         entry = saved[file_id or name]
     except FormcheckError as exc:
         st.error(str(exc))
@@ -103,7 +104,7 @@ def handle_upload(name: str, size: int, data, settings: Settings, file_id: str |
     except Exception as exc:  # noqa: BLE001
         show_unexpected(exc, f"reading {name}")
         return None
-    return review_clip(Path(entry["path"]), name, settings, sha=entry["sha"])
+    return review_clip(Path(entry.path), name, settings, sha=entry.sha)
 
 
 def review_path(path: str | Path, settings: Settings | None = None) -> Result | None:

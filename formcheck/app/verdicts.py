@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from formcheck.app.state import Jump, app_state
+
 STATUS_STYLE = {  # status -> (label, streamlit colour)
     "pass": ("PASS", "green"),
     "caution": ("CAUTION", "orange"),
@@ -27,9 +29,8 @@ def format_value(value, unit: str) -> str:
     return f"{value:.2f} {unit}".strip()
 
 
-def _jump(state_key: str, seconds: float, frame: int) -> None:
-    st.session_state[state_key] = seconds
-    st.session_state[f"{state_key}_frame"] = frame
+def _jump(jump_key: str, seconds: float, frame: int) -> None:
+    app_state.jumps[jump_key] = Jump(seconds, frame)
 
 
 def render_verdict(rule: dict, jump_key: str | None = None, frame_to_s: dict | None = None,

@@ -43,8 +43,9 @@ def has_server_runtime() -> bool:
 class LiveHolder:
     """Bridges the webrtc worker thread (frames) and the script thread (page, summary).
 
-    Kept in st.session_state; the frame callback creates the LiveSession lazily on the
-    first frame so the pose model is only loaded when someone starts the camera.
+    Kept in the session state (``app_state.live_holder``); the frame callback creates the
+    LiveSession lazily on the first frame so the pose model is only loaded when someone
+    starts the camera.
     """
 
     def __init__(self):
