@@ -28,15 +28,30 @@ def history_tab() -> None:
     if not sessions:
         st.info("No sessions yet. Analyse a clip or run a live check; results are saved here.")
         return
-    rows = [{"id": s["id"], "date": s["created_at"].replace("T", " ")[:16], "source": s["source"],
+    st.dataframe(session_rows(sessions, baseline_id), hide_index=True, width="stretch")
+    _trends(store, len(sessions))
+    labels = session_labels(sessions)
+    _before_and_after(store, labels)
+    _one_session(store, labels)
+
+
+def session_rows(sessions: list[dict], baseline_id: int | None) -> list[dict]:
+    return [{"id": s["id"], "date": s["created_at"].replace("T", " ")[:16], "source": s["source"],
              "kind": s["kind"], "direction": s["direction"],
              "cadence": None if s["cadence_spm"] is None else round(s["cadence_spm"]),
              "score": s["score"], "baseline": "forward baseline" if s["id"] == baseline_id else ""}
             for s in sessions]
-    st.dataframe(rows, hide_index=True, width="stretch")
 
+
+def session_labels(sessions: list[dict]) -> dict[int, str]:
+    """session id -> its label in the pickers, newest first (the order the history lists them)."""
+    return {s["id"]: f"#{s['id']} {s['created_at'][:16].replace('T', ' ')} {s['source']} ({s['kind']})"
+            for s in sessions}
+
+
+def _trends(store, n_sessions: int) -> None:
     st.markdown("#### Trends")
-    if len(sessions) < 2:
+    if n_sessions < 2:
         st.caption("Trends need two or more sessions; here is the first one.")
     try:
         fig = trend_figure(store)
@@ -45,39 +60,41 @@ def history_tab() -> None:
     except Exception as exc:  # noqa: BLE001
         show_unexpected(exc, "drawing the trends")
 
-    labels = {s["id"]: f"#{s['id']} {s['created_at'][:16].replace('T', ' ')} {s['source']} ({s['kind']})"
-              for s in sessions}
-    st.markdown("#### Before and after")
-    if len(sessions) < 2:
-        st.caption("Two sessions are compared side by side here once you have two.")
-    else:
-        ids = list(labels)  # newest first: by default the latest session against the one before it
-        c1, c2 = st.columns(2)
-        before = c1.selectbox("Before", ids, index=1, format_func=labels.get, key="cmp_before")
-        after = c2.selectbox("After", ids, index=0, format_func=labels.get, key="cmp_after")
-        try:
-            show_comparison(store, before, after)
-        except Exception as exc:  # noqa: BLE001
-            show_unexpected(exc, "comparing the sessions")
 
+def _before_and_after(store, labels: dict[int, str]) -> None:
+    st.markdown("#### Before and after")
+    if len(labels) < 2:
+        st.caption("Two sessions are compared side by side here once you have two.")
+        return
+    ids = list(labels)  # newest first: by default the latest session against the one before it
+    c1, c2 = st.columns(2)
+    before = c1.selectbox("Before", ids, index=1, format_func=labels.get, key="cmp_before")
+    after = c2.selectbox("After", ids, index=0, format_func=labels.get, key="cmp_after")
+    try:
+        show_comparison(store, before, after)
+    except Exception as exc:  # noqa: BLE001
+        show_unexpected(exc, "comparing the sessions")
+
+
+def _one_session(store, labels: dict[int, str]) -> None:
     st.markdown("#### One session")
     chosen = st.selectbox("Session", list(labels), format_func=labels.get, key="history_pick")
-    if chosen is not None:
-        entry = store.get(chosen)
-        if entry:
-            rep = entry["report"]
-            st.markdown(f"**{entry['source']}**: {rep.get('direction')} {rep.get('gait_type')}, "
-                        f"score {score_text(rep.get('score'))}")
-            show_baseline(rep, chosen, key_prefix="hist")
-            for rule in rep.get("rules", []):
-                render_verdict(rule)
-            show_key_frames(store.key_frames(chosen))
-            st.download_button("Report (JSON)", data=json.dumps(rep, indent=2),
-                               file_name=f"formcheck-session-{chosen}.json", mime="application/json",
-                               key=f"hist_dl_{chosen}")
-            if st.button("Delete this session", key=f"hist_del_{chosen}"):
-                store.delete(chosen)
-                st.rerun()
+    entry = store.get(chosen) if chosen is not None else None
+    if not entry:
+        return
+    rep = entry["report"]
+    st.markdown(f"**{entry['source']}**: {rep.get('direction')} {rep.get('gait_type')}, "
+                f"score {score_text(rep.get('score'))}")
+    show_baseline(rep, chosen, key_prefix="hist")
+    for rule in rep.get("rules", []):
+        render_verdict(rule)
+    show_key_frames(store.key_frames(chosen))
+    st.download_button("Report (JSON)", data=json.dumps(rep, indent=2),
+                       file_name=f"formcheck-session-{chosen}.json", mime="application/json",
+                       key=f"hist_dl_{chosen}")
+    if st.button("Delete this session", key=f"hist_del_{chosen}"):
+        store.delete(chosen)
+        st.rerun()
 
 
 VERDICT_MARK = {"better": "✅ better", "worse": "⚠️ worse", "about the same": "= about the same",

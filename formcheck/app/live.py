@@ -16,19 +16,17 @@ from formcheck.errors import FormcheckError
 from formcheck.outputs.report import score_text
 
 
+INTRO = ("Put the camera side-on to the treadmill, whole body in view, then press **START**. "
+         "Each new camera frame gets the pose and a traffic light per cue, judged on the last "
+         "10 seconds (the same analysis as for clips); frames that arrive while one is being "
+         "processed are skipped so the picture stays current. Press **STOP** to get a summary, "
+         "which is saved to history.")
+
+
 def live_tab(settings: Settings) -> None:
-    st.markdown("Put the camera side-on to the treadmill, whole body in view, then press **START**. "
-                "Each new camera frame gets the pose and a traffic light per cue, judged on the last "
-                "10 seconds (the same analysis as for clips); frames that arrive while one is being "
-                "processed are skipped so the picture stays current. Press **STOP** to get a summary, "
-                "which is saved to history.")
+    st.markdown(INTRO)
     rounds = interval_timer_settings()
-    pose_every = st.selectbox(
-        "Find the pose on", [1, 2, 3], key="live_pose_every",
-        format_func=lambda n: "every frame" if n == 1 else f"every {n}{'nd' if n == 2 else 'rd'} frame (slow computer)",
-        help="If the picture stutters or the fps shown drop well below the camera's, the pose model is too much "
-             "for this computer: every 2nd frame halves its work and still gives 15 poses a second at 30 fps. "
-             "Applies from the next START.")
+    pose_every = _pose_every_choice()
     try:
         from streamlit_webrtc import WebRtcMode, webrtc_streamer
     except ImportError:
@@ -55,29 +53,45 @@ def live_tab(settings: Settings) -> None:
         )
     playing = bool(ctx.state.playing)
     if holder.was_playing and not playing:
-        report, message = holder.finish()
-        app_state.live_summary = LiveSummary(report, message)
-        if report is not None and settings.save_history:
-            from formcheck.outputs import history
-
-            try:
-                sid = history.save(report, "live camera", kind="live", key_frames=holder.key_frames)
-                app_state.live_summary = LiveSummary(report, f"Saved to history as session {sid}.")
-            except (FormcheckError, OSError) as exc:
-                app_state.live_summary = LiveSummary(report, f"Not saved to history: {exc}")
+        _finish_session(holder, settings.save_history)
     holder.was_playing = playing
     if playing:
         holder.accepting = True
-
-    if playing:
-        with info_col:
-            st.markdown("##### Now")
-            stats_box = st.empty()
-        while True:  # refreshed until the next rerun (STOP or any other widget) interrupts it
-            stats_box.markdown(live_stats_markdown(holder))
-            time.sleep(0.5)
+        _show_readings_until_rerun(holder, info_col)
     with info_col:
         show_live_summary()
+
+
+def _pose_every_choice() -> int:
+    return st.selectbox(
+        "Find the pose on", [1, 2, 3], key="live_pose_every",
+        format_func=lambda n: "every frame" if n == 1 else f"every {n}{'nd' if n == 2 else 'rd'} frame (slow computer)",
+        help="If the picture stutters or the fps shown drop well below the camera's, the pose model is too much "
+             "for this computer: every 2nd frame halves its work and still gives 15 poses a second at 30 fps. "
+             "Applies from the next START.")
+
+
+def _finish_session(holder: LiveHolder, save_history: bool) -> None:
+    """STOP was pressed: keep the session's summary for the page and, if wanted, save it."""
+    report, message = holder.finish()
+    app_state.live_summary = LiveSummary(report, message)
+    if report is not None and save_history:
+        from formcheck.outputs import history
+
+        try:
+            sid = history.save(report, "live camera", kind="live", key_frames=holder.key_frames)
+            app_state.live_summary = LiveSummary(report, f"Saved to history as session {sid}.")
+        except (FormcheckError, OSError) as exc:
+            app_state.live_summary = LiveSummary(report, f"Not saved to history: {exc}")
+
+
+def _show_readings_until_rerun(holder: LiveHolder, info_col) -> None:
+    with info_col:
+        st.markdown("##### Now")
+        stats_box = st.empty()
+    while True:  # refreshed until the next rerun (STOP or any other widget) interrupts it
+        stats_box.markdown(live_stats_markdown(holder))
+        time.sleep(0.5)
 
 
 def show_live_summary() -> None:

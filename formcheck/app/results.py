@@ -12,7 +12,7 @@ from formcheck.app.baseline import show_baseline
 from formcheck.app.clip_analysis import Result
 from formcheck.app.errors import show_unexpected
 from formcheck.app.settings import Settings
-from formcheck.app.state import app_state
+from formcheck.app.state import Jump, app_state
 from formcheck.app.verdicts import render_verdict
 from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds
@@ -35,13 +35,19 @@ def annotated_frame(video: Path, index: int):
 
 
 def show_results(result: Result, settings: Settings) -> None:
-    report = result.report
-    d = report.to_dict()
-    jump_key = result.key[:16]  # the clip's SHA prefix: a jump outlives a change of thresholds
-    jump = app_state.jumps.get(jump_key)
-    start = jump.seconds if jump else 0.0
-    _, fps = frame_times(report)
+    """One analysed clip, in the order a runner reads it: verdict first, numbers and files after."""
+    d = result.report.to_dict()
+    _headline(result, settings)
+    show_fixes(result.report.coaching or {})
+    show_baseline(d, result.history_id)
+    _video_and_verdicts(result, d["rules"])
+    _plots(result, settings.thresholds)
+    _steps(d["contacts"])
+    _downloads(result, d, settings.thresholds)
 
+
+def _headline(result: Result, settings: Settings) -> None:
+    report = result.report
     st.subheader(f"{result.source}: {report.direction} {report.gait_type}, {report.setting}")
     cols = st.columns(4)
     cols[0].metric("Score", score_text(report.score))
@@ -59,45 +65,58 @@ def show_results(result: Result, settings: Settings) -> None:
         st.caption(f"Note: {w}")
     if result.history_error:
         st.warning(f"Not saved to history: {result.history_error}")
-    show_fixes(report.coaching or {})
-    show_baseline(d, result.history_id)
 
+
+def _video_and_verdicts(result: Result, rules: list[dict]) -> None:
+    report = result.report
+    jump_key = result.key[:16]  # the clip's SHA prefix: a jump outlives a change of thresholds
     portrait = report.video.get("height", 0) > report.video.get("width", 1)
     video_col, verdict_col = st.columns([2, 3] if portrait else [3, 2])
     with video_col:
-        if result.video_path is not None:
-            # st.video seeks in whole seconds; the exact frame is shown as a still below it.
-            st.video(str(result.video_path), start_time=int(start))
-            if jump is not None:
-                st.caption(f"The video now starts at {int(start)} s (players seek in whole seconds). "
-                           f"The exact frame {jump.frame} ({start:.2f} s):")
-                still = annotated_frame(result.video_path, jump.frame)
-                if still is not None:
-                    st.image(still, channels="BGR", width="stretch")
-        else:
-            st.info("The annotated video was not written.")
+        _video(result.video_path, app_state.jumps.get(jump_key))
     with verdict_col:
         st.markdown("#### Verdict per cue")
         frame_to_s, _ = frame_times(report)
-        for rule in d["rules"]:
+        for rule in rules:
             render_verdict(rule, jump_key=jump_key, frame_to_s=frame_to_s, prefix=result.key[:12])
 
+
+def _video(video_path: Path | None, jump: Jump | None) -> None:
+    if video_path is None:
+        st.info("The annotated video was not written.")
+        return
+    start = jump.seconds if jump else 0.0
+    # st.video seeks in whole seconds; the exact frame is shown as a still below it.
+    st.video(str(video_path), start_time=int(start))
+    if jump is not None:
+        st.caption(f"The video now starts at {int(start)} s (players seek in whole seconds). "
+                   f"The exact frame {jump.frame} ({start:.2f} s):")
+        still = annotated_frame(video_path, jump.frame)
+        if still is not None:
+            st.image(still, channels="BGR", width="stretch")
+
+
+def _plots(result: Result, th: Thresholds) -> None:
     st.markdown("#### Plots")
     try:
-        pngs = figure_pngs(result, settings.thresholds)
+        pngs = figure_pngs(result, th)
         c1, c2 = st.columns(2)
         for i, (_name, png) in enumerate(pngs):
             (c1 if i % 2 == 0 else c2).image(png, width="stretch")
     except Exception as exc:  # noqa: BLE001 - a plot must not hide the verdicts
         show_unexpected(exc, "drawing the plots")
 
+
+def _steps(contacts: list[dict]) -> None:
     st.markdown("#### Steps")
-    steps = step_table(d["contacts"])
+    steps = step_table(contacts)
     if steps:
         st.dataframe(steps, hide_index=True, width="stretch")
     else:
         st.info("No foot contacts were found.")
 
+
+def _downloads(result: Result, d: dict, th: Thresholds) -> None:
     st.markdown("#### Downloads")
     stem = Path(result.source).stem
     c1, c2, c3, c4 = st.columns(4)
@@ -109,8 +128,8 @@ def show_results(result: Result, settings: Settings) -> None:
                        mime="application/json", key=f"dl_j_{result.key[:12]}")
     c3.download_button("Per-frame data (CSV)", data=result.csv_bytes, file_name=f"{stem}.formcheck.csv",
                        mime="text/csv", key=f"dl_c_{result.key[:12]}")
-    html = functools.partial(_shareable_html, d, report.per_frame, result.key_frames, settings.thresholds)
-    c4.download_button("Shareable report (HTML)", data=html, file_name=f"{stem}.formcheck.html",
+    html_page = functools.partial(_shareable_html, d, result.report.per_frame, result.key_frames, th)
+    c4.download_button("Shareable report (HTML)", data=html_page, file_name=f"{stem}.formcheck.html",
                        mime="text/html", key=f"dl_h_{result.key[:12]}")
     st.caption(f"formcheck {__version__} · analysed in {result.elapsed_s:.0f} s"
                + (f" · saved to history as session {result.history_id}" if result.history_id else ""))
