@@ -23,7 +23,6 @@ Environment variables:
   browser tests in a network namespace). Never set it for real use.
 """
 
-
 from __future__ import annotations
 
 from pathlib import Path

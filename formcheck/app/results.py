@@ -35,7 +35,8 @@ def annotated_frame(video: Path, index: int):
 
 
 def show_results(result: Result, settings: Settings) -> None:
-    """One analysed clip, in the order a runner reads it: verdict first, numbers and files after."""
+    """One analysed clip, top to bottom: headline and fixes, the video beside the verdicts, then plots,
+    steps and downloads."""
     d = result.report.to_dict()
     _headline(result, settings)
     show_fixes(result.report.coaching or {})
