@@ -35,6 +35,7 @@ from synthetic import LOOKS, GaitParams, render_clip  # noqa: E402
 
 import formcheck  # noqa: E402
 from formcheck.config import Thresholds  # noqa: E402
+from formcheck.outputs.report import ContactRecord  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "videos"
 TOLERANCE_FRAMES = 2
@@ -93,7 +94,7 @@ def grid(quick: bool = False) -> list[tuple[str, GaitParams]]:
 # Comparing one report with its truth
 
 
-def match_contacts(found: list[dict], truth: list[dict], tol: int = TOLERANCE_FRAMES) -> dict:
+def match_contacts(found: list[ContactRecord], truth: list[dict], tol: int = TOLERANCE_FRAMES) -> dict:
     """Greedy one-to-one matching of contacts by frame within ±tol."""
     used: set[int] = set()
     hits = same_foot = 0
@@ -101,14 +102,14 @@ def match_contacts(found: list[dict], truth: list[dict], tol: int = TOLERANCE_FR
     for t in truth:
         best = None
         for i, f in enumerate(found):
-            d = abs(f["frame"] - t["frame"])
-            if i not in used and d <= tol and (best is None or d < abs(found[best]["frame"] - t["frame"])):
+            d = abs(f.frame - t["frame"])
+            if i not in used and d <= tol and (best is None or d < abs(found[best].frame - t["frame"])):
                 best = i
         if best is not None:
             used.add(best)
             hits += 1
-            same_foot += found[best]["foot"] == t["foot"]
-            errors.append(found[best]["frame"] - t["frame"])
+            same_foot += found[best].foot == t["foot"]
+            errors.append(found[best].frame - t["frame"])
     return {"truth": len(truth), "found": len(found), "hits": hits, "same_foot": same_foot,
             "spurious": len(found) - len(used), "frame_errors": errors}
 
@@ -145,18 +146,18 @@ def expected_status(rule_id: str, truth: dict, th: Thresholds) -> str | None:
 def compare(report, truth: dict, th: Thresholds) -> dict:
     near = truth["near_foot"]
     m = report.metrics
-    strikes = [c["strike"] for c in report.contacts if c["foot"] == near]
+    strikes = [c.strike for c in report.contacts if c.foot == near]
     strike_verdict = max(set(strikes), key=strikes.count) if strikes else "none"
     view = truth.get("in_view_frames")
     true_contacts = [c for c in truth["contacts"] if view is None or view[0] <= c["frame"] <= view[1]]
     row = {
         "direction_ok": report.direction == truth["direction"],
         "setting_ok": report.setting == truth["setting"],
-        "facing_ok": report.runner["facing"] == truth["facing"],
+        "facing_ok": report.runner.facing == truth["facing"],
         "contacts": match_contacts(report.contacts, true_contacts),
         "cadence_err_pct": _pct(report.cadence_spm, truth["cadence_spm"]),
-        "step_err_pct": _pct(m["step_length_leg"]["median"], truth["step_length_leg"]),
-        "lean_err_deg": _diff(m["trunk_lean_deg"]["median"], truth["trunk_lean_deg"]),
+        "step_err_pct": _pct(m.step_length_leg.median, truth["step_length_leg"]),
+        "lean_err_deg": _diff(m.trunk_lean_deg.median, truth["trunk_lean_deg"]),
         "elbow_err_deg": _diff(report.rule("elbow_angle").value, truth["elbow_angle_deg"]),
         "strike_truth": truth["strike"], "strike_found": strike_verdict,
         "drag_truth": truth["heel_drag"], "drag_found": report.rule("heel_drag").status == "fail",

@@ -157,7 +157,7 @@ def run_analyse(path: Path, video: bool, workers: int | None = None) -> dict:
                 os.environ.pop("FORMCHECK_WORKERS", None)
             else:
                 os.environ["FORMCHECK_WORKERS"] = old
-    res = {"s": total, "frames": report.video.get("frames"), "cadence": report.cadence_spm}
+    res = {"s": total, "frames": report.video.frames, "cadence": report.cadence_spm}
     if video and "video" in marks:
         res["video_pass_s"] = t0 + total - marks["video"]
     return res

@@ -13,7 +13,7 @@ from formcheck.engine import Engine
 from formcheck.errors import NoPersonError
 from formcheck.io.video import H264Writer, VideoFile
 from formcheck.outputs.render import ANNOTATED_VIDEO, Annotator
-from formcheck.outputs.report import Report
+from formcheck.outputs.report import Report, VideoRecord
 from formcheck.parallel import find_people, render_video
 from formcheck.pose.facing import faces_right
 
@@ -77,7 +77,7 @@ def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, prog
     engine = Engine(thresholds)  # the live check's engine, fed the frames the workers read
     for found, t_ms, index in zip(people.found, people.t_ms, people.index):
         engine.take(found, t_ms, index, people.width, people.height)
-    return engine.finish(dict(info.to_dict(), slowmo=slowmo),
+    return engine.finish(VideoRecord(**info.to_dict(), slowmo=slowmo),
                          scenery=lambda pose, leg_px: scenery_speed(path, pose, leg_px, time_scale))
 
 

@@ -18,6 +18,7 @@ they were), which is all a rolling verdict can use.
 from __future__ import annotations
 
 import collections
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,7 +29,7 @@ from formcheck.analysis.pipeline import analyse_pose
 from formcheck.analysis.rules import Evidence
 from formcheck.config import Thresholds
 from formcheck.errors import NoPersonError
-from formcheck.outputs.report import Report
+from formcheck.outputs.report import Report, VideoRecord
 from formcheck.pose import N_LANDMARKS, PoseEstimator, PoseSeries, hip_centre, select_runner, torso_length
 
 RESAMPLE_FPS = 30.0  # an irregular stream is judged on this uniform grid (see resample_uniform)
@@ -103,14 +104,13 @@ class Engine:
 
     # -- verdicts out -----------------------------------------------------------
 
-    def judge(self, frames: list[Seen], video: dict) -> Report | None:
+    def judge(self, frames: list[Seen], video: VideoRecord) -> Report | None:
         """The runner of these frames as followed frame by frame, on a uniform time grid, judged
         (None without frames)."""
         if not frames:
             return None
         report, _ = analyse_pose(resample_uniform(_followed(frames)), video, self.thresholds)
-        if report.runner.get("facing") in ("left", "right"):
-            self.faces_right = report.runner["facing"] == "right"
+        self.faces_right = report.runner.facing == "right"
         return report
 
     def record(self) -> list[Seen]:
@@ -121,7 +121,7 @@ class Engine:
     def max_frames(self) -> int | None:
         return self._record.maxlen
 
-    def finish(self, video: dict | Callable[[PoseSeries], dict], scenery: SceneryProbe | None = None, *,
+    def finish(self, video: VideoRecord | Callable[[PoseSeries], VideoRecord], scenery: SceneryProbe | None = None, *,
                uniform: bool = False, frames: list[Seen] | None = None) -> tuple[Report, Evidence]:
         """Judge everything seen (or ``frames``, a copy of the record), the runner tracked over all of it.
 
@@ -138,7 +138,7 @@ class Engine:
         if series is None or not series.detected.any():
             raise NoPersonError("No runner was seen: film them side-on, with the whole body in view.")
         about = video(series) if callable(video) else video
-        return analyse_pose(series, dict(about, frames=len(series)), self.thresholds, scenery=scenery)
+        return analyse_pose(series, dataclasses.replace(about, frames=len(series)), self.thresholds, scenery=scenery)
 
 
 def _followed(frames: list[Seen]) -> PoseSeries:

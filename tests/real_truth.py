@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from formcheck.outputs.report import ContactRecord
+
 TRUTH_DIR = Path(__file__).resolve().parent / "truth"
 TOLERANCE_FRAMES = 2
 VARIANTS = ("filmed", "reversed", "mirrored")
@@ -117,14 +119,14 @@ class ContactScore:
         return self.strike_agreed / self.strike_judged if self.strike_judged else float("nan")
 
 
-def score_contacts(found: list[dict], truth: ClipTruth, tol: int = TOLERANCE_FRAMES) -> ContactScore:
-    """Match the report's contacts (dicts with foot, frame, strike) to the annotated touch-downs,
+def score_contacts(found: list[ContactRecord], truth: ClipTruth, tol: int = TOLERANCE_FRAMES) -> ContactScore:
+    """Match the report's contacts to the annotated touch-downs,
     either foot, nearest first, each used once."""
     first, last = truth.judged
-    in_range = [c for c in found if first - tol <= c["frame"] <= last + tol]
+    in_range = [c for c in found if first - tol <= c.frame <= last + tol]
     annotated = [c for c in truth.touch_downs if first <= c.touch_down <= last]
-    pairs = sorted((abs(f["frame"] - t.touch_down), i, j) for i, f in enumerate(in_range)
-                   for j, t in enumerate(annotated) if abs(f["frame"] - t.touch_down) <= tol)
+    pairs = sorted((abs(f.frame - t.touch_down), i, j) for i, f in enumerate(in_range)
+                   for j, t in enumerate(annotated) if abs(f.frame - t.touch_down) <= tol)
     used_found, used_truth, match = set(), set(), {}
     for _, i, j in pairs:
         if i not in used_found and j not in used_truth:
@@ -134,12 +136,12 @@ def score_contacts(found: list[dict], truth: ClipTruth, tol: int = TOLERANCE_FRA
     unknown_spans = [(0 if c.touch_down is None else c.touch_down, c.toe_off) for c in truth.contacts
                      if c.touch_down is None and c.toe_off is not None]
     spurious = sum(1 for i, f in enumerate(in_range) if i not in used_found
-                   and not any(a - tol <= f["frame"] <= b + tol for a, b in unknown_spans))
+                   and not any(a - tol <= f.frame <= b + tol for a, b in unknown_spans))
     strike_cases = [(j, t) for j, t in enumerate(annotated)
                     if t.side == "near" and t.clear and t.strike in ("heel", "flat", "forefoot")]
     agreed = sum(1 for j, t in strike_cases if j in match
-                 and (match[j]["strike"] == "heel") == (t.strike == "heel")
-                 and match[j]["strike"] != "uncertain")
+                 and (match[j].strike == "heel") == (t.strike == "heel")
+                 and match[j].strike != "uncertain")
     return ContactScore(len(annotated), len(match), len(in_range), spurious, len(strike_cases), agreed)
 
 
@@ -207,6 +209,6 @@ TABLE_HEADER = ("| clip | copy | time | direction | facing | setting | gait | sl
 
 
 def judge_report(report, truth: ClipTruth) -> RealClipResult:
-    return RealClipResult(truth, report.direction, report.runner.get("facing"), report.setting, report.gait_type,
-                          report.cadence_spm, bool(report.video.get("slow_motion_suspected")),
+    return RealClipResult(truth, report.direction, report.runner.facing, report.setting, report.gait_type,
+                          report.cadence_spm, bool(report.video.slow_motion_suspected),
                           score_contacts(report.contacts, truth))

@@ -72,9 +72,9 @@ def test_filming_from_the_other_side_gives_the_same_numbers(tmp_path):
     truth = json.loads((SAMPLES / f"{name}.truth.json").read_text())
     clip = transformed_clip(SAMPLES / f"{name}.mp4", tmp_path / "mirrored.mp4", mirror=True)
     report = formcheck.analyze(clip)
-    assert report.runner["facing"] == "right"
+    assert report.runner.facing == "right"
     assert report.rule("elbow_angle").value == pytest.approx(truth["elbow_angle_deg"], abs=5.0)
-    assert report.metrics["trunk_lean_deg"]["median"] == pytest.approx(truth["trunk_lean_deg"], abs=2.0)
+    assert report.metrics.trunk_lean_deg.median == pytest.approx(truth["trunk_lean_deg"], abs=2.0)
     assert report.cadence_spm == pytest.approx(truth["cadence_spm"], rel=0.01)
 
 
@@ -90,10 +90,10 @@ def test_the_deliberate_fault_is_flagged(sample):
 
 def test_the_deliberate_fault_is_the_top_fix(sample):
     name, report, _, _ = sample
-    fixes = report.coaching["fixes"]
+    fixes = report.coaching.fixes
     if FAULTS[name] is None:
-        assert all(fix["status"] != "fail" for fix in fixes)
+        assert all(fix.status != "fail" for fix in fixes)
     elif name == "long_steps":  # long, slow steps: cadence and step length are one fix (legs)
-        assert fixes[0]["rule_id"] in {"step_length", "cadence"}
+        assert fixes[0].rule_id in {"step_length", "cadence"}
     else:
-        assert fixes[0]["rule_id"] == FAULTS[name]
+        assert fixes[0].rule_id == FAULTS[name]

@@ -9,11 +9,12 @@ from landmark_gait import Gait2D, make_series
 from formcheck.analysis import kinematics as K
 from formcheck.analysis.pipeline import analyse_pose
 from formcheck.config import Thresholds
+from formcheck.outputs.report import VideoRecord
 
 
 def analyse(**kw):
     g = Gait2D(**kw)
-    report, evidence = analyse_pose(make_series(g), {"path": "synthetic"})
+    report, evidence = analyse_pose(make_series(g), VideoRecord(path="synthetic"))
     return g, report, evidence
 
 
@@ -59,7 +60,7 @@ def test_direction_setting_and_facing(facing, backward, treadmill):
     _, report, _ = analyse(facing=facing, backward=backward, treadmill=treadmill)
     assert report.direction == ("backward" if backward else "forward")
     assert report.setting == ("treadmill" if treadmill else "overground")
-    assert report.runner["facing"] == ("right" if facing > 0 else "left")
+    assert report.runner.facing == ("right" if facing > 0 else "left")
 
 
 @pytest.mark.parametrize("backward", [True, False])
@@ -68,7 +69,7 @@ def test_only_scenery_passing_against_travel_makes_a_still_runner_overground(bac
     """Hips still in the picture: a camera following an overground runner sees the scenery pass
     against the travel; scenery moving along the travel is a camera wandering beside a treadmill."""
     g = Gait2D(backward=backward, treadmill=True)
-    report, _ = analyse_pose(make_series(g), {"path": "synthetic"},
+    report, _ = analyse_pose(make_series(g), VideoRecord(path="synthetic"),
                              scenery=lambda pose, leg: passing_leg_s * g.travel * g.leg_px)
     assert report.setting == setting
 
@@ -80,7 +81,7 @@ def test_contacts_match_truth_within_one_frame(fps, cadence):
     for foot in ("left", "right"):
         truth = g.contact_times(foot)
         truth = truth[(truth > 0.05) & (truth < g.duration_s - 0.12)]  # a stance needs a few frames to be seen
-        found = np.array([c["time_s"] for c in report.contacts if c["foot"] == foot])
+        found = np.array([c.time_s for c in report.contacts if c.foot == foot])
         assert len(found) == len(truth), foot
         assert np.abs(found - truth).max() <= 1.0 / fps + 1e-3  # times are rounded to 0.1 ms
 
@@ -89,7 +90,7 @@ def test_contacts_match_truth_within_one_frame(fps, cadence):
 def test_cadence_and_step_length(cadence):
     g, report, _ = analyse(cadence=cadence, step_length_leg=0.8)
     assert report.cadence_spm == pytest.approx(cadence, rel=0.01)
-    assert report.metrics["step_length_leg"]["median"] == pytest.approx(0.8, rel=0.1)
+    assert report.metrics.step_length_leg.median == pytest.approx(0.8, rel=0.1)
 
 
 def test_walking_is_reported_as_walking_and_not_judged_on_cadence():
@@ -137,7 +138,7 @@ def test_good_backward_jog_scores_well_and_passes_the_core_cues():
 def test_threshold_overrides_change_the_verdict():
     g = Gait2D(cadence=172)
     strict = Thresholds(cadence_pass=180.0, cadence_caution=175.0)
-    report, _ = analyse_pose(make_series(g), {"path": "x"}, strict)
+    report, _ = analyse_pose(make_series(g), VideoRecord(path="x"), strict)
     assert report.rule("cadence").status == "fail"
 
 
@@ -155,8 +156,8 @@ def test_a_slow_motion_run_is_flagged_never_called_a_walk(factor):
     _, report, _ = analyse(cadence=170.0 / factor, fps=240.0 / factor, duration_s=4.0 * factor,
                            step_length_leg=0.7, duty=0.38)
     assert report.gait_type == "run"
-    assert report.video["slow_motion_suspected"] is True
-    assert report.video["slow_motion_factor_estimate"] == pytest.approx(factor, rel=0.15)
+    assert report.video.slow_motion_suspected is True
+    assert report.video.slow_motion_factor_estimate == pytest.approx(factor, rel=0.15)
     assert report.rule("cadence").status == "unknown" and "--slowmo" in report.rule("cadence").cue
     assert report.rule("contact_time").status == "unknown"
     assert any("slow-motion" in note and "--slowmo" in note for note in report.warnings)
@@ -164,9 +165,9 @@ def test_a_slow_motion_run_is_flagged_never_called_a_walk(factor):
 
 def test_a_real_time_run_and_a_walk_are_not_slow_motion():
     _, run, _ = analyse(cadence=150.0, duty=0.4)
-    assert run.gait_type == "run" and run.video["slow_motion_suspected"] is False
+    assert run.gait_type == "run" and run.video.slow_motion_suspected is False
     _, walk, _ = analyse(cadence=105.0, duty=0.62, step_length_leg=0.5, bounce_leg=0.03)
-    assert walk.gait_type == "walk" and walk.video["slow_motion_suspected"] is False
+    assert walk.gait_type == "walk" and walk.video.slow_motion_suspected is False
 
 
 def test_too_little_judged_is_not_scored():

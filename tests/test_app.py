@@ -128,15 +128,11 @@ def test_bad_thresholds_toml_is_reported_in_the_sidebar():
 def test_units_from_height_and_belt_speed():
     from formcheck.outputs.steps import unit_lines
 
-    class R:
-        metrics = {"step_length_leg": {"median": 0.9}}
-        cadence_spm = 170.0
-
-    lines = unit_lines(R(), 1.80, 9.0)
+    lines = unit_lines(0.9, 170.0, 1.80, 9.0)
     assert "0.95 m" in lines[0] and "0.53" in lines[0]  # leg = 0.53 x height, said to be an approximation
     assert "0.86 m" in lines[1] and "8.8 km/h" in lines[1]
     assert "0.88 m" in lines[2]  # 9 km/h / (170/60 steps/s)
-    assert unit_lines(R(), None, None) == []
+    assert unit_lines(0.9, 170.0, None, None) == []
 
 
 @pytest.mark.slow
@@ -241,8 +237,9 @@ def _synthetic_report(**kw) -> dict:
     from landmark_gait import Gait2D, make_series
 
     from formcheck.analysis.pipeline import analyse_pose
+    from formcheck.outputs.report import VideoRecord
 
-    return analyse_pose(make_series(Gait2D(fps=30.0, **kw)), {"path": "run.mp4"})[0].to_dict()
+    return analyse_pose(make_series(Gait2D(fps=30.0, **kw)), VideoRecord(path="run.mp4"))[0].to_dict()
 
 
 @pytest.fixture

@@ -10,10 +10,11 @@ from formcheck.analysis.pipeline import analyse_pose
 from formcheck.analysis.rules import RULES, Finding
 from formcheck.coaching.coach import MAX_FIXES, coach, plan_minutes, rank_fixes, session_guidance
 from formcheck.coaching.cues import CUES
+from formcheck.outputs.report import VideoRecord
 
 
 def analysed(**kw):
-    return analyse_pose(make_series(Gait2D(**kw)), {"path": "synthetic"})
+    return analyse_pose(make_series(Gait2D(**kw)), VideoRecord(path="synthetic"))
 
 
 @pytest.mark.parametrize("kw, expected", [
@@ -24,16 +25,16 @@ def analysed(**kw):
 ])
 def test_the_deliberate_fault_is_ranked_first(kw, expected):
     report, _ = analysed(**kw)
-    fixes = report.coaching["fixes"]
-    assert fixes and fixes[0]["rule_id"] in expected
-    assert fixes[0]["status"] == "fail"
-    assert fixes[0]["why"] and fixes[0]["drill"] and fixes[0]["cue"]
+    fixes = report.coaching.fixes
+    assert fixes and fixes[0].rule_id in expected
+    assert fixes[0].status == "fail"
+    assert fixes[0].why and fixes[0].drill and fixes[0].cue
 
 
 def test_a_good_jog_has_no_fail_level_fixes():
     report, _ = analysed()
-    assert not [f for f in report.coaching["fixes"] if f["status"] == "fail"]
-    assert report.coaching["capture"]["ok"]
+    assert not [f for f in report.coaching.fixes if f.status == "fail"]
+    assert report.coaching.capture.ok
 
 
 def _finding(rule_id, status, value):
@@ -81,12 +82,12 @@ def test_confidence_drops_with_low_visibility_and_low_frame_rate():
     from dataclasses import replace
     ev_dim = replace(ev60, pose=replace(pose, visibility=dim))
     rep60, _ = analysed()
-    c60 = rep60.coaching["confidence"]
+    c60 = rep60.coaching.confidence
     c_dim = coach(rep60.rules, ev_dim).confidence
     assert c_dim["forefoot_contact"] < 0.5 * c60["forefoot_contact"]
     assert c_dim["trunk_lean"] == pytest.approx(c60["trunk_lean"])
-    assert report30.coaching["confidence"]["forefoot_contact"] < c60["forefoot_contact"]
-    assert any("60 fps" in tip for tip in report30.coaching["capture"]["tips"])
+    assert report30.coaching.confidence["forefoot_contact"] < c60["forefoot_contact"]
+    assert any("60 fps" in tip for tip in report30.coaching.capture.tips)
 
 
 def test_capture_check_flags_an_oblique_camera():
@@ -109,15 +110,15 @@ def test_session_guidance_and_the_beginner_plan():
     lo, hi = plan_minutes()
     assert 10 <= lo < hi <= 20
     report, _ = analysed()
-    assert report.coaching["plan"]["rounds"] == [4, 5]
-    assert "hamstrings" in report.coaching["stretches"]
+    assert report.coaching.plan["rounds"] == [4, 5]
+    assert "hamstrings" in report.coaching.stretches
 
 
 def test_a_forward_clip_gets_a_note_that_the_fixes_are_for_backward_running():
     report, _ = analysed(backward=False)
-    assert any("backward running" in n for n in report.coaching["notes"])
+    assert any("backward running" in n for n in report.coaching.notes)
     good, _ = analysed()
-    assert not good.coaching["notes"]
+    assert not good.coaching.notes
 
 
 def test_a_short_clip_says_the_look_back_was_not_judged_rather_than_a_confident_zero():
@@ -125,9 +126,9 @@ def test_a_short_clip_says_the_look_back_was_not_judged_rather_than_a_confident_
     head = short.rule("head_check")
     assert head.status == "unknown" and head.value is None
     assert "Not enough time to judge" in head.cue
-    assert "head_check" not in short.coaching["confidence"]  # no number at all, not 0 %
-    assert [n["id"] for n in short.coaching["not_judged"]] == ["head_check"]
-    assert "head_check" not in {f["rule_id"] for f in short.coaching["fixes"]}
+    assert "head_check" not in short.coaching.confidence  # no number at all, not 0 %
+    assert [n["id"] for n in short.coaching.not_judged] == ["head_check"]
+    assert "head_check" not in {f.rule_id for f in short.coaching.fixes}
 
 
 def test_the_look_back_rate_gains_confidence_with_observation_time():
@@ -140,5 +141,5 @@ def test_the_look_back_rate_gains_confidence_with_observation_time():
     assert observation_factor("cadence", 3.0, th) == 1.0  # per-step cues need no long clip
     long_run, _ = analysed(duration_s=45.0, fps=30.0)  # no look back in 45 s: judged, and fairly sure
     assert long_run.rule("head_check").status == "fail" and long_run.rule("head_check").value == 0.0
-    assert long_run.coaching["confidence"]["head_check"] > 0.5
-    assert not long_run.coaching["not_judged"]
+    assert long_run.coaching.confidence["head_check"] > 0.5
+    assert not long_run.coaching.not_judged

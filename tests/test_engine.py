@@ -12,12 +12,13 @@ import formcheck
 from formcheck.engine import Engine
 from formcheck.io.video import VideoFile
 from formcheck.live.session import LiveSession
+from formcheck.outputs.report import VideoRecord
 
 TREADMILL = Path(__file__).resolve().parents[2] / "shared" / "videos" / "treadmill_forward_male_side.mp4"
 
 
 def _median(report, metric: str) -> float:
-    return report.metrics[metric]["median"]
+    return getattr(report.metrics, metric).median
 
 
 def _live(clip: Path, **kw):
@@ -36,10 +37,10 @@ def test_the_same_frames_and_model_settings_give_the_same_report_live_and_from_a
     offline = formcheck.analyze(TREADMILL)
     with PoseEstimator() as like_a_clip:
         live = _live(TREADMILL, estimator=like_a_clip)
-    assert (live.runner["facing"], live.direction, live.setting, live.gait_type) == \
-        (offline.runner["facing"], offline.direction, offline.setting, offline.gait_type)
+    assert (live.runner.facing, live.direction, live.setting, live.gait_type) == \
+        (offline.runner.facing, offline.direction, offline.setting, offline.gait_type)
     assert live.cadence_spm == pytest.approx(offline.cadence_spm, rel=1e-9)
-    assert [(c["foot"], c["frame"]) for c in live.contacts] == [(c["foot"], c["frame"]) for c in offline.contacts]
+    assert [(c.foot, c.frame) for c in live.contacts] == [(c.foot, c.frame) for c in offline.contacts]
     for metric in ("trunk_lean_deg", "elbow_angle_deg", "step_length_leg"):
         assert _median(live, metric) == pytest.approx(_median(offline, metric), abs=1e-6), metric
     assert [(f.id, f.status) for f in live.rules] == [(f.id, f.status) for f in offline.rules]
@@ -54,7 +55,7 @@ def test_the_live_check_agrees_with_clip_analysis_within_its_stated_tolerances(t
     unmirrored. Facing, direction, setting and gait agree; the numbers within these bounds."""
     clip = transformed_clip(TREADMILL, tmp_path / "right.mp4", mirror=True) if mirrored else TREADMILL
     offline, live = formcheck.analyze(clip), _live(clip)
-    assert live.runner["facing"] == offline.runner["facing"] == ("right" if mirrored else "left")
+    assert live.runner.facing == offline.runner.facing == ("right" if mirrored else "left")
     assert (live.direction, live.setting, live.gait_type) == (offline.direction, offline.setting, offline.gait_type)
     assert live.cadence_spm == pytest.approx(offline.cadence_spm, rel=0.02)
     assert abs(_median(live, "elbow_angle_deg") - _median(offline, "elbow_angle_deg")) <= 4.0
@@ -95,4 +96,4 @@ def test_finishing_without_a_runner_is_a_clear_error():
     for i in range(10):
         engine.take(np.zeros((0, 33, 3)), i * 33.0, i, 640, 480)
     with pytest.raises(formcheck.errors.NoPersonError, match="side-on"):
-        engine.finish({"path": "nobody"})
+        engine.finish(VideoRecord(path="nobody"))

@@ -77,11 +77,13 @@ def test_save_list_get_trend_round_trip(tmp_path):
 def test_saves_a_real_report_object(tmp_path):
     """A Report (not a dict) is stored through its to_dict(); NaN values become NULL."""
     from formcheck.analysis.rules import Finding
-    from formcheck.outputs.report import Report
+    from formcheck.outputs.report import Metrics, Report, RunnerRecord, VideoRecord, metric_summary
 
-    report = Report(formcheck_version="0.1.0", video={"path": "x.mp4", "duration_s": 3.0}, runner={},
+    nothing = metric_summary([], "")
+    report = Report(formcheck_version="0.1.0", video=VideoRecord(path="x.mp4", duration_s=3.0),
+                    runner=RunnerRecord("left", "left", None, 0.0, 1, "in the middle of the frame"),
                     direction="backward", setting="treadmill", gait_type="run", cadence_spm=float("nan"),
-                    contacts=[], metrics={}, score=50,
+                    contacts=[], metrics=Metrics(nothing, nothing, nothing, nothing, nothing, None), score=50,
                     rules=[Finding("elbow_angle", "Elbows near 90°", "fail", 150.0, "deg", "70-110°", "bend")])
     sid = history.save(report, "x.mp4", path=tmp_path / "h.sqlite")
     row = history.get(sid, path=tmp_path / "h.sqlite")

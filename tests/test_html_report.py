@@ -12,6 +12,7 @@ from landmark_gait import Gait2D, make_series
 from formcheck.analysis.pipeline import analyse_pose
 from formcheck.cli import main
 from formcheck.outputs.html_report import SECTIONS, build_html, html_path, key_frames, report_from_json
+from formcheck.outputs.report import VideoRecord
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +26,7 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
 
 def analysed(**kw):
     g = Gait2D(**kw)
-    return analyse_pose(make_series(g), {"path": "synthetic/run.mp4"})
+    return analyse_pose(make_series(g), VideoRecord(path="synthetic/run.mp4"))
 
 
 def assert_self_contained(page: str):
@@ -93,13 +94,13 @@ def test_html_path_names():
 def test_key_frames_from_a_video_show_the_skeleton(tmp_path):
     g = Gait2D(fps=30.0, duration_s=4.0, elbow_deg=160.0)
     pose = make_series(g)
-    report, ev = analyse_pose(pose, {"path": "run.avi"})
+    report, ev = analyse_pose(pose, VideoRecord(path="run.avi"))
     clip = tmp_path / "run.avi"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (pose.width, pose.height))
     for _ in range(len(pose)):
         writer.write(np.zeros((pose.height, pose.width, 3), np.uint8))
     writer.release()
-    frames = key_frames(clip, ev, report.coaching["fixes"])
+    frames = key_frames(clip, ev, report.coaching.fixes)
     assert frames
     caption, png = frames[0]
     img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)

@@ -85,7 +85,7 @@ def test_frames_are_annotated_with_stats(fed_session):
 
 def test_summary_judges_the_session_with_the_same_rules(fed_session):
     report = fed_session.summary
-    assert report.video["live"] is True and report.video["frames"] <= 301
+    assert report.video.live is True and report.video.frames <= 301
     assert report.cadence_spm == pytest.approx(TRUE_CADENCE, rel=0.05)
     assert report.direction == "forward"  # the clip is forward running, live or not
     assert {f.id for f in report.rules} >= {"cadence", "trunk_lean", "elbow_angle", "direction"}
@@ -103,8 +103,8 @@ def test_a_runner_facing_right_is_shown_to_the_model_mirrored_as_in_clip_analysi
         for frame in video:
             session.process(cv2.flip(frame.bgr, 1), frame.index * 1000.0 / 30.0, draw=False)
         mirrored = session.summary()
-    assert mirrored.runner["facing"] == "right" and fed_session.summary.runner["facing"] == "left"
-    elbow, elbow_m = (r.metrics["elbow_angle_deg"]["median"] for r in (fed_session.summary, mirrored))
+    assert mirrored.runner.facing == "right" and fed_session.summary.runner.facing == "left"
+    elbow, elbow_m = (r.metrics.elbow_angle_deg.median for r in (fed_session.summary, mirrored))
     assert abs(elbow - elbow_m) <= 1.5
     assert mirrored.cadence_spm == pytest.approx(fed_session.summary.cadence_spm, rel=0.02)
 

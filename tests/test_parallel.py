@@ -18,6 +18,7 @@ from formcheck import parallel
 from formcheck.analysis.pipeline import analyse_pose
 from formcheck.errors import OutputError, VideoError
 from formcheck.io.video import H264Writer, VideoFile
+from formcheck.outputs.report import VideoRecord
 from formcheck.pose import LEFT_ANKLE, LEFT_HIP, RIGHT_ANKLE, RIGHT_HIP
 
 
@@ -26,7 +27,7 @@ def _run(clip, **kw):
     with VideoFile(clip) as video:
         raw = parallel.estimate_clip(video, stats=stats, **kw)
         info = video.info
-    report, _ = analyse_pose(raw, info.to_dict())
+    report, _ = analyse_pose(raw, VideoRecord(**info.to_dict()))
     return raw, report, stats
 
 
@@ -64,8 +65,8 @@ def test_chunked_report_matches_sequential(treadmill_runs):
 
     assert rep_c.direction == rep_s.direction
     assert rep_c.setting == rep_s.setting
-    frames_s = [(c["foot"], c["frame"]) for c in rep_s.contacts]
-    frames_c = [(c["foot"], c["frame"]) for c in rep_c.contacts]
+    frames_s = [(c.foot, c.frame) for c in rep_s.contacts]
+    frames_c = [(c.foot, c.frame) for c in rep_c.contacts]
     assert len(frames_c) == len(frames_s)
     for (foot_s, f_s), (foot_c, f_c) in zip(frames_s, frames_c):
         assert foot_c == foot_s and abs(f_c - f_s) <= 1
@@ -98,7 +99,7 @@ def test_seam_follows_tracking_with_two_people():
     raw_c, rep_c, stats = _run(TWO_PEOPLE, workers=2, split=100)
     assert {seg[0] for seg in stats["segments"]} == {0, 1}, stats
     _same_series(raw_s, raw_c)
-    assert [c["frame"] for c in rep_c.contacts] == [c["frame"] for c in rep_s.contacts]
+    assert [c.frame for c in rep_c.contacts] == [c.frame for c in rep_s.contacts]
 
 
 @pytest.mark.slow
@@ -217,7 +218,7 @@ def test_annotated_video_in_parts_matches_sequential(treadmill_clip, treadmill_r
 
     _, (raw, _, _) = treadmill_runs
     with VideoFile(treadmill_clip) as video:
-        report, evidence = analyse_pose(raw, video.info.to_dict())
+        report, evidence = analyse_pose(raw, VideoRecord(**video.info.to_dict()))
     monkeypatch.setenv("FORMCHECK_WORKERS", "1")
     write_annotated_video(treadmill_clip, tmp_path / "seq.mp4", report, evidence)
     stats: dict = {}
@@ -281,7 +282,7 @@ def _disk_fills_after(monkeypatch, frames: int, before=lambda writer: None) -> N
 def treadmill_evidence(treadmill_clip, treadmill_runs):
     _, (raw, _, _) = treadmill_runs
     with VideoFile(treadmill_clip) as video:
-        report, evidence = analyse_pose(raw, video.info.to_dict())
+        report, evidence = analyse_pose(raw, VideoRecord(**video.info.to_dict()))
     return report, evidence
 
 

@@ -12,10 +12,11 @@ from formcheck.analysis.pipeline import analyse_pose
 from formcheck.analysis.rules import Finding
 from formcheck.coaching.progress import (BETTER, NOT_COMPARABLE, SAME, WORSE, baseline_checks, compare_sessions,
                                          cue_verdict, improvement_summary, step_length_leg)
+from formcheck.outputs.report import VideoRecord
 
 
 def analysed(**kw) -> dict:
-    return analyse_pose(make_series(Gait2D(fps=30.0, **kw)), {"path": "synthetic.mp4"})[0].to_dict()
+    return analyse_pose(make_series(Gait2D(fps=30.0, **kw)), VideoRecord(path="synthetic.mp4"))[0].to_dict()
 
 
 @pytest.fixture(scope="module")

@@ -47,13 +47,13 @@ def test_forward_clip_is_forward_treadmill_running_at_true_cadence(forward):
     assert report.direction == "forward"
     assert report.setting == "treadmill"
     assert report.gait_type == "run"
-    assert report.runner["facing"] == "left"
+    assert report.runner.facing == "left"
     assert report.cadence_spm == pytest.approx(TREADMILL_CADENCE, rel=0.01)
 
 
 def test_reversed_clip_is_backward_running_with_the_same_cadence(backward):
     assert backward.direction == "backward"
-    assert backward.runner["facing"] == "left"
+    assert backward.runner.facing == "left"
     assert backward.cadence_spm == pytest.approx(TREADMILL_CADENCE, rel=0.01)
     assert backward.rule("direction").status == "pass"
 
@@ -66,13 +66,13 @@ def test_reversed_heel_striker_lands_toe_first(forward, backward):
 
 def test_mirrored_clip_flips_facing_and_keeps_the_numbers(forward, mirrored):
     report, _ = forward
-    assert mirrored.runner["facing"] == "right"
+    assert mirrored.runner.facing == "right"
     assert mirrored.direction == "forward"
     assert mirrored.cadence_spm == pytest.approx(report.cadence_spm, rel=0.01)
-    lean, lean_m = (r.metrics["trunk_lean_deg"]["median"] for r in (report, mirrored))
+    lean, lean_m = (r.metrics.trunk_lean_deg.median for r in (report, mirrored))
     assert abs(lean - lean_m) <= 1.5
     # the pose model is not mirror-symmetric (7 degrees here); formcheck shows it one side only
-    elbow, elbow_m = (r.metrics["elbow_angle_deg"]["median"] for r in (report, mirrored))
+    elbow, elbow_m = (r.metrics.elbow_angle_deg.median for r in (report, mirrored))
     assert abs(elbow - elbow_m) <= 2.0
 
 
@@ -82,10 +82,10 @@ def test_contacts_are_plausible(forward):
     # 12 s at ~169 steps/min is ~34 steps; the far foot is partly hidden by the console
     assert len(contacts) >= 20
     # a take-off lost in a left/right swap of the landmarks gives no contact time, not a wrong one
-    times = [c["contact_time_s"] for c in contacts if c["contact_time_s"] is not None]
+    times = [c.contact_time_s for c in contacts if c.contact_time_s is not None]
     assert len(times) >= 0.8 * len(contacts)
     assert all(0.1 <= t <= 0.45 for t in times)
-    assert {c["foot"] for c in contacts} == {"left", "right"}
+    assert {c.foot for c in contacts} == {"left", "right"}
 
 
 def test_report_json_keeps_the_contract(forward):
@@ -126,7 +126,7 @@ def test_two_people_clip_analyses_the_walking_woman_not_the_man_on_the_box():
     report = formcheck.analyze(TWO_PEOPLE)
     # the woman walks along the grass (lower part of the frame); the man jumps on a box above her
     hip_y = np.asarray(report.per_frame["hip_y_px"], float)
-    assert np.nanmedian(hip_y) > 0.6 * report.video["height"]
+    assert np.nanmedian(hip_y) > 0.6 * report.video.height
     assert report.direction == "forward"
     assert report.gait_type == "walk"
     assert report.setting == "overground"

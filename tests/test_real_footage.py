@@ -39,8 +39,8 @@ WALKER = "overground_two_people_sports2d_demo"  # a woman walking past a man on 
 def test_a_slow_motion_run_is_flagged_and_its_times_not_judged(analysed, variant):
     report, truth, result = analysed(PARK, variant)
     assert (result.direction, result.facing, result.gait) == (truth.direction, truth.facing, "run")
-    assert report.video["slow_motion_suspected"] is True
-    assert report.video["slow_motion_factor_estimate"] == pytest.approx(truth.slowmo_factor, rel=0.3)
+    assert report.video.slow_motion_suspected is True
+    assert report.video.slow_motion_factor_estimate == pytest.approx(truth.slowmo_factor, rel=0.3)
     assert report.rule("cadence").status == "unknown" and report.rule("contact_time").status == "unknown"
     assert any("--slowmo" in note for note in report.warnings)
     assert result.cadence_error == pytest.approx(0.0, abs=0.05), "the clip-time rhythm itself is measured"
@@ -67,7 +67,7 @@ def test_a_walker_is_a_walk_and_not_slow_motion(analysed):
     report, truth, result = analysed(WALKER)
     assert result.gait == "walk" == truth.gait
     assert result.direction == truth.direction and result.facing == truth.facing
-    assert report.video["slow_motion_suspected"] is False
+    assert report.video.slow_motion_suspected is False
 
 
 def test_a_clip_with_too_little_in_view_is_not_scored(analysed):

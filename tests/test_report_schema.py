@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import jsonschema
@@ -10,7 +11,8 @@ import pytest
 from landmark_gait import Gait2D, make_series
 
 from formcheck.analysis.pipeline import analyse_pose
-from formcheck.outputs.report import SCHEMA_PATH, SCHEMA_VERSION
+from formcheck.outputs.report import (SCHEMA_PATH, SCHEMA_VERSION, ContactRecord, MetricSummary, Metrics, Report,
+                                      RunnerRecord, VideoRecord)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +23,7 @@ def validator():
 
 
 def report_json(**gait) -> dict:
-    report, _ = analyse_pose(make_series(Gait2D(**gait)), {"path": "synthetic.mp4", "fps": 60.0})
+    report, _ = analyse_pose(make_series(Gait2D(**gait)), VideoRecord(path="synthetic.mp4", fps=60.0))
     return json.loads(report.to_json())  # what a reader of the file gets
 
 
@@ -51,3 +53,26 @@ def test_the_schema_ships_inside_formcheck():
     from importlib.resources import files
 
     assert files("formcheck.outputs").joinpath("report.schema.json").is_file()
+
+
+@pytest.mark.parametrize("record, where", [
+    (Report, "properties"), (VideoRecord, "properties/video/properties"),
+    (RunnerRecord, "properties/runner/properties"), (ContactRecord, "properties/contacts/items/properties"),
+    (Metrics, "properties/metrics/properties"), (MetricSummary, "$defs/summary/oneOf/1/properties"),
+])
+def test_every_field_of_the_typed_records_is_in_the_published_schema(record, where):
+    """A field added to a record without the schema (or dropped from one) would break readers silently."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    for key in where.split("/"):
+        schema = schema[int(key)] if key.isdigit() else schema[key]
+    in_python = {f.name for f in dataclasses.fields(record)} - {"per_frame"}  # per_frame goes to the CSV
+    in_schema = set(schema) - {"schema_version"}
+    assert in_python == in_schema
+
+
+def test_a_live_session_report_follows_the_schema(validator):
+    report, _ = analyse_pose(make_series(Gait2D()), VideoRecord(path="camera 0", live=True, fps=15.0, seen_s=10.0,
+                                                                started="2026-12-02T07:00:00"))
+    data = json.loads(report.to_json())
+    assert data["video"]["live"] is True and "rotation" not in data["video"]
+    validator.validate(data)

@@ -381,20 +381,20 @@ def test_too_few_frames_report_unknowns(analysed, name):
 
 def test_huge_frames_are_reported_at_full_size(analysed):
     clip, report = analysed("huge_4k")
-    assert (report.video["width"], report.video["height"], report.video["frames"]) == (3840, 2160, 3)
+    assert (report.video.width, report.video.height, report.video.frames) == (3840, 2160, 3)
 
 
 def test_zero_fps_in_header_falls_back_to_a_plausible_rate(analysed):
     clip, report = analysed("zero_fps")
     assert isinstance(report, Report), report
     # FFmpeg substitutes its 25 fps default for the missing rate; the clip was 30 fps
-    assert 0 < report.video["fps"] <= 480
+    assert 0 < report.video.fps <= 480
     assert report.gait_type in ("run", "walk")
 
 
 def test_zero_fps_report_says_the_frame_rate_was_guessed(analysed):
     clip, report = analysed("zero_fps")
-    assert report.video["fps_source"] == "assumed"
+    assert report.video.fps_source == "assumed"
     notes = [w for w in report.warnings if "frame rate is missing" in w]
     assert len(notes) == 1 and "30 fps was assumed" in notes[0] and "--fps" in notes[0], report.warnings
     # the assumed 30 fps times frames on its own grid, not on FFmpeg's 25 fps stand-in
@@ -443,24 +443,24 @@ def test_absurd_fps_uses_fallback_consistently(analysed):
     """1000 fps in the header and 1 ms timestamps: both implausible, so frames are timed at 30 fps."""
     clip, report = analysed("fps_1000")
     assert isinstance(report, Report), report
-    assert report.video["fps"] == pytest.approx(30.0)
+    assert report.video.fps == pytest.approx(30.0)
     t = np.asarray(report.per_frame["time_s"], float)
     assert t[-1] == pytest.approx((len(t) - 1) / 30.0, abs=0.01)  # times agree with the fps
     assert report.cadence_spm == pytest.approx(180, rel=0.1)
-    assert report.video["fps_source"] == "assumed"
+    assert report.video.fps_source == "assumed"
     assert any("30 fps was assumed" in w for w in report.warnings), report.warnings
 
 
 def test_tiny_frames(analysed):
     clip, report = analysed("tiny_160x120")
     assert isinstance(report, Report), report
-    assert (report.video["width"], report.video["height"]) == (160, 120)
+    assert (report.video.width, report.video.height) == (160, 120)
 
 
 def test_odd_frame_size_analysed_and_annotated(analysed, tmp_path):
     clip, report = analysed("odd_641x479")
     assert isinstance(report, Report), report
-    assert (report.video["width"], report.video["height"]) == (641, 479)
+    assert (report.video.width, report.video.height) == (641, 479)
     # the annotated H.264 copy crops to even sizes instead of failing
     result = run_cli("analyze", clip, "--out-dir", tmp_path, "--quiet")
     assert result.returncode == 0, result.stderr
@@ -473,7 +473,7 @@ def test_odd_frame_size_analysed_and_annotated(analysed, tmp_path):
 def test_portrait_with_rotation_metadata_is_upright(analysed):
     clip, report = analysed("portrait_rotated")
     assert isinstance(report, Report), report
-    assert (report.video["width"], report.video["height"], report.video["rotation"]) == (180, 240, 90)
+    assert (report.video.width, report.video.height, report.video.rotation) == (180, 240, 90)
     assert report.gait_type == "run" and report.cadence_spm == pytest.approx(180, rel=0.1)
 
 
@@ -482,7 +482,7 @@ def test_variable_frame_rate(analysed):
     assert isinstance(report, Report), report
     t = np.asarray(report.per_frame["time_s"], float)
     assert np.all(np.diff(t) > 0)
-    assert 0 < report.video["fps"] <= 480
+    assert 0 < report.video.fps <= 480
 
 
 # --------------------------------------------------------------------------- nobody / partial runner
@@ -518,7 +518,7 @@ def test_partial_runner_gives_report_with_unknown_gait_cues(analysed, name):
 
 def test_person_in_few_frames_is_flagged(analysed):
     clip, report = analysed("person_in_few_frames")
-    assert report.runner["detected_fraction"] < 0.2
+    assert report.runner.detected_fraction < 0.2
     assert any(w.startswith("The runner was found in only") and "(not at 0.0-0.6 s, 0.8-2.0 s)" in w
                for w in report.warnings), report.warnings
 
@@ -557,8 +557,8 @@ def test_two_people_one_runner_is_analysed(analysed):
     clip, report = analysed("two_people")
     assert isinstance(report, Report), report
     assert report.gait_type == "run" and report.cadence_spm == pytest.approx(180, rel=0.1)
-    assert report.runner["detected_fraction"] > 0.8
-    assert report.runner["people_in_view"] == 2 and any("2 people were in view at once" in w for w in report.warnings)
+    assert report.runner.detected_fraction > 0.8
+    assert report.runner.people_in_view == 2 and any("2 people were in view at once" in w for w in report.warnings)
 
 
 # --------------------------------------------------------------------------- a passer-by crossing the runner
@@ -642,10 +642,10 @@ def test_lock_on_the_runner_through_a_crossing(crossings, where):
     seen = np.isfinite(hips).all(axis=1)
     miss = np.linalg.norm(hips[seen] - truth[seen], axis=1)
     assert seen.mean() > 0.7 and seen[:30].all() and seen[-30:].all()
-    assert miss.max() < 0.2 * report.runner["leg_length_px"], f"analysed someone else: {np.round(miss)}"
+    assert miss.max() < 0.2 * report.runner.leg_length_px, f"analysed someone else: {np.round(miss)}"
     assert (report.gait_type, report.direction) == ("run", "backward")
     assert report.cadence_spm == pytest.approx(180, rel=0.05)
-    assert report.runner["people_in_view"] == 2 and report.runner["position"] == "in the middle of the frame"
+    assert report.runner.people_in_view == 2 and report.runner.position == "in the middle of the frame"
     assert ("2 people were in view at once; the one analysed, drawn with the skeleton, is the person in the middle "
             "of the frame.") in report.warnings
 
@@ -662,7 +662,7 @@ def test_runner_leaving_and_coming_back_is_one_runner(runner_4s, tmp_path):
         report = formcheck.analyze(write_h264(tmp_path / "leaves_and_returns.mp4", frames))
     seen = np.asarray(report.per_frame["detected"], bool)
     assert seen[:40].all() and seen[80:].all() and not seen[55:65].any()
-    assert report.runner["people_in_view"] == 1
+    assert report.runner.people_in_view == 1
     assert (report.gait_type, report.direction) == ("run", "backward")
     assert report.cadence_spm == pytest.approx(180, rel=0.05)
     note = next(w for w in report.warnings if w.startswith("The runner was found in only"))

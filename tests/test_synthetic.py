@@ -487,5 +487,5 @@ def test_pipeline_reads_a_hand_held_treadmill_clip(tmp_path):
     report = formcheck.analyze(tmp_path / "handheld.mp4")
     assert report.direction == truth["direction"] == "backward"
     assert report.setting == truth["setting"] == "treadmill"
-    assert report.runner["facing"] == truth["facing"]
+    assert report.runner.facing == truth["facing"]
     assert report.cadence_spm == pytest.approx(truth["cadence_spm"], rel=0.03)

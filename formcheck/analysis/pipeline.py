@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -12,7 +13,7 @@ from formcheck.analysis.gait import FEET, SceneryProbe, analyse_gait, contact_ti
 from formcheck.analysis.rules import Evidence, judge, score, slow_motion_note
 from formcheck.coaching.coach import coach
 from formcheck.config import Thresholds
-from formcheck.outputs.report import Report, metric_summary
+from formcheck.outputs.report import ContactRecord, Metrics, Report, RunnerRecord, VideoRecord, metric_summary
 from formcheck.pose import PoseSeries
 
 FOOT_POINTS = [[K.SIDE[foot][point] for point in ("ankle", "heel", "toe")] for foot in FEET]
@@ -20,7 +21,7 @@ MISSING_NOTED_S = 0.5  # a stretch this long without the runner is named even wh
 FEET_SEEN_MIN = 0.5  # with a foot in fewer of the runner's frames, steps cannot be told from standing
 
 
-def analyse_pose(raw: PoseSeries, video: dict, thresholds: Thresholds | None = None,
+def analyse_pose(raw: PoseSeries, video: VideoRecord, thresholds: Thresholds | None = None,
                  scenery: SceneryProbe | None = None) -> tuple[Report, Evidence]:
     """Judge one runner's pose series. Returns the report and the evidence behind it
     (clean pose, gait events, angle series) for drawing. ``scenery`` tells a panning
@@ -33,7 +34,7 @@ def analyse_pose(raw: PoseSeries, video: dict, thresholds: Thresholds | None = N
         return _analyse(raw, video, thresholds, scenery)
 
 
-def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
+def _analyse(raw: PoseSeries, video: VideoRecord, thresholds: Thresholds,
              scenery: SceneryProbe | None) -> tuple[Report, Evidence]:
     pose = K.clean(raw)
     facing = K.facing_sign(pose)
@@ -47,59 +48,62 @@ def _analyse(raw: PoseSeries, video: dict, thresholds: Thresholds,
                   elbow=K.elbow_angle_deg(pose, near))
     findings = judge(ev, thresholds)
     position = _position(raw)
-    video = dict(video, slow_motion_suspected=gait.slow_motion_factor is not None,
-                 slow_motion_factor_estimate=gait.slow_motion_factor)
+    video = dataclasses.replace(video, slow_motion_suspected=gait.slow_motion_factor is not None,
+                                slow_motion_factor_estimate=gait.slow_motion_factor)
     report = Report(
         formcheck_version=__version__,
         video=video,
-        runner={"facing": "right" if facing > 0 else "left", "near_side": near,
-                "leg_length_px": None if not np.isfinite(leg_px) else round(leg_px, 2),
-                "detected_fraction": round(float(raw.detected.mean()), 3) if len(raw) else 0.0,
-                "people_in_view": raw.people_in_view, "position": position},
+        runner=RunnerRecord(facing="right" if facing > 0 else "left", near_side=near,
+                            leg_length_px=None if not np.isfinite(leg_px) else round(leg_px, 2),
+                            detected_fraction=round(float(raw.detected.mean()), 3) if len(raw) else 0.0,
+                            people_in_view=raw.people_in_view, position=position),
         direction=gait.direction,
         setting=gait.setting,
         gait_type=gait.gait_type,
         cadence_spm=gait.cadence_spm,
-        contacts=[_contact_dict(c, pose) for c in gait.contacts],
+        contacts=[_contact_record(c, pose) for c in gait.contacts],
         metrics=_metrics(ev),
         rules=findings,
         score=score(findings),
         warnings=_warnings(raw, video, gait, feet_seen, findings, position),
         per_frame=_per_frame(ev),
     )
-    report.coaching = coach(findings, ev, thresholds).to_dict()
+    report.coaching = coach(findings, ev, thresholds)
     return report, ev
 
 
-def _contact_dict(c, pose: PoseSeries) -> dict:
-    return {"foot": c.foot, "frame": int(pose.frame_index[c.frame]), "time_s": round(c.time_s, 4),
-            "strike": c.strike, "foot_pitch_deg": None if c.foot_pitch_deg is None else round(c.foot_pitch_deg, 2),
-            "contact_time_s": None if c.contact_time_s is None else round(c.contact_time_s, 4),
-            "step_length_leg": None if c.step_length_leg is None else round(c.step_length_leg, 3)}
+def _contact_record(c, pose: PoseSeries) -> ContactRecord:
+    return ContactRecord(foot=c.foot, frame=int(pose.frame_index[c.frame]), time_s=round(c.time_s, 4),
+                         strike=c.strike, foot_pitch_deg=_rounded(c.foot_pitch_deg, 2),
+                         contact_time_s=_rounded(c.contact_time_s, 4), step_length_leg=_rounded(c.step_length_leg, 3))
 
 
-def _metrics(ev: Evidence) -> dict:
+def _rounded(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def _metrics(ev: Evidence) -> Metrics:
     g = ev.gait
     hips_up = -ev.pose.hip_centre()[:, 1] / g.leg_length_px
     bounce = [np.nanmax(hips_up[a.frame:b.frame]) - np.nanmin(hips_up[a.frame:b.frame])
               for a, b in zip(g.contacts[:-1], g.contacts[1:]) if b.frame - a.frame >= 2]
-    return {
-        "trunk_lean_deg": metric_summary(ev.trunk_lean, "deg"),
-        "elbow_angle_deg": metric_summary(ev.elbow, "deg"),
-        "step_length_leg": metric_summary(g.step_length_leg, "leg lengths"),
-        "contact_time_s": metric_summary(contact_times(g.contacts), "s"),
-        "vertical_oscillation_leg": metric_summary(bounce, "leg lengths"),
-        "duty_factor": None if g.duty_factor is None else round(g.duty_factor, 3),
-    }
+    return Metrics(
+        trunk_lean_deg=metric_summary(ev.trunk_lean, "deg"),
+        elbow_angle_deg=metric_summary(ev.elbow, "deg"),
+        step_length_leg=metric_summary(g.step_length_leg, "leg lengths"),
+        contact_time_s=metric_summary(contact_times(g.contacts), "s"),
+        vertical_oscillation_leg=metric_summary(bounce, "leg lengths"),
+        duty_factor=_rounded(g.duty_factor, 3),
+    )
 
 
-def _warnings(raw: PoseSeries, video: dict, gait, feet_seen: float, findings: list, position: str) -> list[str]:
+def _warnings(raw: PoseSeries, video: VideoRecord, gait, feet_seen: float, findings: list, position: str) -> list[str]:
     notes = []
     if gait.slow_motion_factor is not None:
         notes.append(slow_motion_note(gait))
-    if video.get("fps_source") == "assumed":
+    if video.fps_source == "assumed":
         # every time, cadence and contact time scales with this guess
-        notes.append(f"The frame rate is missing or implausible in the file, so {video['fps']:g} fps was assumed "
+        notes.append(f"The frame rate is missing or implausible in the file, so {video.fps:g} fps was assumed "
                      "and times and cadence may be off; set the real rate with --fps.")
     if raw.people_in_view > 1:
         notes.append(f"{raw.people_in_view} people were in view at once; the one analysed, drawn with the skeleton, "

@@ -84,6 +84,6 @@ def session_key_frames(path: Path, evidence, report, slowmo: float) -> list[tupl
     from formcheck.outputs.html_report import key_frames
 
     try:
-        return key_frames(path, evidence, (report.coaching or {}).get("fixes", []), slowmo, fmt=".jpg")
+        return key_frames(path, evidence, report.coaching.fixes if report.coaching else [], slowmo, fmt=".jpg")
     except Exception:  # noqa: BLE001 - stills are an extra: never lose the analysis over them
         return []

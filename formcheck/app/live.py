@@ -102,7 +102,7 @@ def show_live_summary() -> None:
             st.warning(message or "The live session was too short to judge.")
         else:
             cadence = f"{report.cadence_spm:.0f} steps/min" if report.cadence_spm else "not measured"
-            st.success(f"Session summary ({report.video.get('duration_s', 0):.0f} s): {report.direction} "
+            st.success(f"Session summary ({report.video.duration_s or 0:.0f} s): {report.direction} "
                        f"{report.gait_type}, cadence {cadence}, score {score_text(report.score)}. {message or ''}")
             for rule in report.to_dict()["rules"]:
                 render_verdict(rule)

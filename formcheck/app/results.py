@@ -14,12 +14,13 @@ from formcheck.app.errors import show_unexpected
 from formcheck.app.settings import Settings
 from formcheck.app.state import Jump, app_state
 from formcheck.app.verdicts import render_verdict
+from formcheck.coaching.coach import Coaching
 from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds
 from formcheck.errors import FormcheckError
 from formcheck.outputs import figures
 from formcheck.outputs.html_report import build_html
-from formcheck.outputs.report import score_text
+from formcheck.outputs.report import ContactRecord, score_text
 from formcheck.outputs.steps import frame_times, step_table, unit_lines
 
 
@@ -39,11 +40,11 @@ def show_results(result: Result, settings: Settings) -> None:
     steps and downloads."""
     d = result.report.to_dict()
     _headline(result, settings)
-    show_fixes(result.report.coaching or {})
+    show_fixes(result.report.coaching)
     show_baseline(d, result.history_id)
     _video_and_verdicts(result, d["rules"])
     _plots(result, settings.thresholds)
-    _steps(d["contacts"])
+    _steps(result.report.contacts)
     _downloads(result, d, settings.thresholds)
 
 
@@ -53,11 +54,12 @@ def _headline(result: Result, settings: Settings) -> None:
     cols = st.columns(4)
     cols[0].metric("Score", score_text(report.score))
     cols[1].metric("Cadence", f"{report.cadence_spm:.0f} steps/min" if report.cadence_spm else "–")
-    lean = report.metrics["trunk_lean_deg"]["median"]
-    elbow = report.metrics["elbow_angle_deg"]["median"]
+    lean = report.metrics.trunk_lean_deg.median
+    elbow = report.metrics.elbow_angle_deg.median
     cols[2].metric("Trunk lean", f"{lean:+.0f}°" if lean is not None else "–")
     cols[3].metric("Elbow angle", f"{elbow:.0f}°" if elbow is not None else "–")
-    for line in unit_lines(report, settings.height_m, settings.belt_kmh):
+    step = report.metrics.step_length_leg.median
+    for line in unit_lines(step, report.cadence_spm, settings.height_m, settings.belt_kmh):
         st.caption(line)
     if report.direction == "forward":
         st.warning("This clip shows forward running. formcheck judges backward-running form, so read the "
@@ -71,7 +73,7 @@ def _headline(result: Result, settings: Settings) -> None:
 def _video_and_verdicts(result: Result, rules: list[dict]) -> None:
     report = result.report
     jump_key = result.key[:16]  # the clip's SHA prefix: a jump outlives a change of thresholds
-    portrait = report.video.get("height", 0) > report.video.get("width", 1)
+    portrait = report.video.portrait
     video_col, verdict_col = st.columns([2, 3] if portrait else [3, 2])
     with video_col:
         _video(result.video_path, app_state.jumps.get(jump_key))
@@ -108,7 +110,7 @@ def _plots(result: Result, th: Thresholds) -> None:
         show_unexpected(exc, "drawing the plots")
 
 
-def _steps(contacts: list[dict]) -> None:
+def _steps(contacts: list[ContactRecord]) -> None:
     st.markdown("#### Steps")
     steps = step_table(contacts)
     if steps:
@@ -136,16 +138,17 @@ def _downloads(result: Result, d: dict, th: Thresholds) -> None:
                + (f" · saved to history as session {result.history_id}" if result.history_id else ""))
 
 
-def show_fixes(coaching: dict) -> None:
+def show_fixes(coaching: Coaching | None) -> None:
     """The ranked fixes first: what a coach would say before the numbers."""
-    fixes = coaching.get("fixes", [])
-    if fixes:
+    if coaching is None:
+        return
+    if coaching.fixes:
         st.markdown("#### Fix first")
-        for i, fix in enumerate(fixes, 1):
-            st.markdown(f"**{i}. {fix['cue']}**  \n{fix['why']}  \n*Drill:* {fix['drill']}")
-    elif coaching:
+        for i, fix in enumerate(coaching.fixes, 1):
+            st.markdown(f"**{i}. {fix.cue}**  \n{fix.why}  \n*Drill:* {fix.drill}")
+    else:
         st.success("No form faults to fix on this clip.")
-    for tip in coaching.get("capture", {}).get("tips", []):
+    for tip in coaching.capture.tips:
         st.caption(f"Filming tip: {tip}")
 
 
@@ -155,7 +158,8 @@ def figure_pngs(result: Result, th: Thresholds) -> list[tuple[str, bytes]]:
     if key not in result.figures:
         report = result.report
         verdicts = [figures.Verdict(f.title, f.status, CUES[f.id].scored) for f in report.rules]
-        drawn = figures.report_figures(report.per_frame, report.contacts, verdicts, report.score,
+        contacts = [c.to_dict() for c in report.contacts]  # figures read the JSON form, as the HTML report does
+        drawn = figures.report_figures(report.per_frame, contacts, verdicts, report.score,
                                        report.cadence_spm, th)
         result.figures = {key: [(name, figures.png(fig)) for name, fig in drawn]}  # only the latest thresholds
     return result.figures[key]

@@ -33,7 +33,7 @@ from formcheck.config import Thresholds
 from formcheck.engine import Engine, Seen
 from formcheck.errors import CameraError, InputError, NoPersonError
 from formcheck.outputs.render import TIMER_BAND_SHARE, draw_panel, draw_skeleton, draw_timer_banner, key_frame_still
-from formcheck.outputs.report import Report
+from formcheck.outputs.report import Report, VideoRecord
 from formcheck.pose import PoseEstimator, PoseSeries
 
 WINDOW_S = 10.0  # rolling analysis window
@@ -281,13 +281,13 @@ class LiveSession:
         report = None
         if span >= MIN_WINDOW_S and len(seen) >= 0.5 * len(frames):
             try:
-                report = self._engine.judge(frames, {"path": self.source, "live": True})
+                report = self._engine.judge(frames, VideoRecord(path=self.source, live=True))
             except Exception:  # noqa: BLE001 - a bad window must never stop the stream
                 report = None
         with self._lock:
             self._rolling = report
             if report is not None:
-                self._rolling_near = report.runner.get("near_side", "left")
+                self._rolling_near = report.runner.near_side
             s = self.stats
             s.window_s = span
             s.analysed_at_ms = t_ms
@@ -300,9 +300,9 @@ class LiveSession:
                 s.strikes = ()
             else:
                 s.cadence_spm = report.cadence_spm
-                s.trunk_lean_deg = report.metrics["trunk_lean_deg"]["median"]
-                s.elbow_angle_deg = report.metrics["elbow_angle_deg"]["median"]
-                s.strikes = tuple(f"{c['foot'][0].upper()} {c['strike']}" for c in report.contacts[-4:])
+                s.trunk_lean_deg = report.metrics.trunk_lean_deg.median
+                s.elbow_angle_deg = report.metrics.elbow_angle_deg.median
+                s.strikes = tuple(f"{c.foot[0].upper()} {c.strike}" for c in report.contacts[-4:])
 
     @property
     def rolling(self) -> Report | None:
@@ -404,14 +404,14 @@ class LiveSession:
             raise NoPersonError("No runner was seen in this live session: stand side-on to the camera "
                                 "with the whole body in view.") from None
 
-    def _describe(self, series: PoseSeries) -> dict:
+    def _describe(self, series: PoseSeries) -> VideoRecord:
         """The session as a video: its rate and length are those of the judged series."""
         seen = series.t_ms[series.detected]
         duration = (series.t_ms[-1] - series.t_ms[0]) / 1000.0
         fps = (len(series) - 1) / duration if duration > 0 else 0.0
-        return {"path": self.source, "live": True, "fps": round(fps, 2), "duration_s": round(duration, 2),
-                "width": series.width, "height": series.height, "seen_s": round((seen[-1] - seen[0]) / 1000.0, 2),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self._started))}
+        return VideoRecord(path=self.source, live=True, fps=round(fps, 2), duration_s=round(duration, 2),
+                           width=series.width, height=series.height, seen_s=round((seen[-1] - seen[0]) / 1000.0, 2),
+                           started=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self._started)))
 
     def close(self) -> None:
         with self._frame_lock:

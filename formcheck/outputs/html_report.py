@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from formcheck.analysis.rules import Finding
-from formcheck.coaching.coach import BEGINNER_PLAN, STRETCH_NOTE, plan_minutes, rank_fixes, session_guidance
+from formcheck.coaching.coach import BEGINNER_PLAN, STRETCH_NOTE, Fix, plan_minutes, rank_fixes, session_guidance
 from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds
 from formcheck.errors import InputError
@@ -75,9 +75,9 @@ def _img(png: bytes, alt: str) -> str:
 # Key frames from the video
 
 
-def key_frame_choice(evidence, fixes: list[dict], max_frames: int = 3) -> list[tuple[int, str]]:
+def key_frame_choice(evidence, fixes: list[Fix], max_frames: int = 3) -> list[tuple[int, str]]:
     """[(decode frame index, caption)]: the first frame of each top fix, else a few contacts, else mid clip."""
-    wanted = [(int(fix["frames"][0]), fix["title"]) for fix in fixes if fix.get("frames")]
+    wanted = [(int(fix.frames[0]), fix.title) for fix in fixes if fix.frames]
     if not wanted:
         wanted = [(int(evidence.pose.frame_index[c.frame]), f"{c.foot} foot contact ({c.strike})")
                   for c in evidence.gait.contacts[:max_frames]]
@@ -86,7 +86,7 @@ def key_frame_choice(evidence, fixes: list[dict], max_frames: int = 3) -> list[t
     return wanted[:max_frames]
 
 
-def key_frames(video_path: str | Path, evidence, fixes: list[dict], slowmo: float = 1.0,
+def key_frames(video_path: str | Path, evidence, fixes: list[Fix], slowmo: float = 1.0,
                max_frames: int = 3, width: int = 480, fmt: str = ".png") -> list[tuple[str, bytes]]:
     """[(caption, image bytes)] of the frames that show the top fixes (or a few contacts), skeleton
     drawn; ``fmt`` ".png" for the HTML report, ".jpg" for small copies kept in the history."""
@@ -380,7 +380,7 @@ def report_from_clip(clip: str | Path, out_dir: str | Path | None = None, *, con
         intervals = [s.to_dict() for s in segment(evidence.pose, clean=False)]
         if d.get("coaching"):
             d["coaching"]["sessions"] = session_guidance(session_minutes=minutes)
-    frames = key_frames(clip, evidence, (d.get("coaching") or {}).get("fixes", []), slowmo)
+    frames = key_frames(clip, evidence, report.coaching.fixes if report.coaching else [], slowmo)
     per_frame = {k: np.asarray(v).tolist() for k, v in report.per_frame.items()}
     out = html_path(clip, out_dir)
     atomic_write_text(out, build_html(d, per_frame, frames, th, intervals, baseline=history_baseline()))
