@@ -51,7 +51,7 @@ class _Board:
         self.stole = ctx.RawArray("b", participants)  # took at least one range
         self.state = ctx.RawValue("b", self.RUNNING)
         self.horizon = ctx.RawValue("q", OPEN)  # frames from here on belong to one participant alone
-        self.crowded = ctx.RawValue("b", 0)  # someone saw several people: no more steals (see _run_frames)
+        self.crowded = ctx.RawValue("b", 0)  # someone saw several people: no more steals (see pose_ranges)
         self.mirror = ctx.RawValue("b", -1)  # the model's view, set by the caller before its first frame
         self.owner = ctx.RawArray("b", self.size)  # participant + 1 that claimed the frame
         self.main_fp = ctx.RawArray("q", self.size)  # that participant's fingerprint

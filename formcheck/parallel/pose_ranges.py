@@ -106,80 +106,115 @@ class _Clock:
         return self.estimator.detect(bgr, t)
 
 
-_WARM, _MAIN, _EXT = 0, 1, 2
+_WARM, _MAIN, _EXT = 0, 1, 2  # a warm-up frame before the range, one of its own, one past its end
+
+
+class _RangeWalk:
+    """One participant's pass over one range: what ``_run_frames`` carries from frame to frame."""
+
+    def __init__(self, board: _Board, seg: _Segment, patience: list, on_frame, on_wait):
+        self.board, self.seg, self.patience = board, seg, patience
+        self.on_frame, self.on_wait = on_frame, on_wait
+        self.mine: dict[int, int] = {}  # fingerprints of the frames kept, the last few
+        self.mode, self.agree, self.partner = _MAIN, 0, 0
+
+    def finished_before(self, index: int) -> bool:
+        """Set the mode for frame ``index``; True if the range is over and joined before it."""
+        if index < self.seg.start:
+            self.mode = _WARM
+        elif self.mode != _EXT:
+            self.mode = _MAIN
+            if not self.board.claim(self.seg.participant, index):
+                return self._own_frames_ended(index)
+        return False
+
+    def _own_frames_ended(self, index: int) -> bool:
+        """Frame ``index`` is the next range's: stop if its warm-up reproduced ours, else extend."""
+        board, seg = self.board, self.seg
+        if board.aborted:
+            raise _Aborted
+        seg.main_end = index
+        if index >= board.horizon.value:
+            return True  # someone else runs alone from here: nothing to join
+        self.agree, self.partner = board.warm_agreement(index, self.mine, self.patience, self.on_wait)
+        if self.agree >= LOCK_FRAMES:
+            seg.lock_with, seg.lock_at, seg.lock_warm = self.partner - 1, index - 1, True
+            return True
+        self.mode = _EXT
+        return False
+
+    def take(self, index: int, people: np.ndarray, t_ms: float) -> bool:
+        """Use frame ``index``'s candidates; True once an extension meets the next range."""
+        fp = _fingerprint(people)
+        if self.mode == _WARM:
+            self.board.put_warm(self.seg.participant, index, fp)
+            if self.board.aborted:
+                raise _Aborted
+            return False
+        self._keep(index, people, fp, t_ms)
+        if self.mode == _MAIN:
+            self._own_frame(index, people, fp)
+            return False
+        return self._extension_frame(index, fp)
+
+    def _keep(self, index: int, people: np.ndarray, fp: int, t_ms: float) -> None:
+        seg = self.seg
+        seg.candidates.append(people)
+        seg.t_ms.append(t_ms)
+        seg.index.append(index)
+        self.mine[index] = fp
+        self.mine.pop(index - LOCK_FRAMES - 1, None)
+
+    def _own_frame(self, index: int, people: np.ndarray, fp: int) -> None:
+        if len(people) > 1:
+            # With several people MediaPipe tracks rather than detects, so a fresh landmarker
+            # rarely agrees at a seam (the two-people clip: 43-107 frames of extension, 1.4x
+            # slower than one landmarker): ranges already taken run on, no new ones.
+            self.board.crowded.value = 1
+        self.board.put_main(index, fp)
+        self._delivered()
+
+    def _extension_frame(self, index: int, fp: int) -> bool:
+        """Past our range our state is the true one: True once the owner of these frames agrees."""
+        board, seg = self.board, self.seg
+        if index >= board.horizon.value:
+            self._delivered()  # running alone: nobody else does these frames
+            return False
+        if index - seg.main_end >= MAX_EXTENSION:
+            # the landmarkers do not converge (tracking that a fresh one cannot reproduce):
+            # rather than keep doing everyone's frames twice, take the rest of the clip alone
+            board.go_solo(seg.participant, index)
+            self._delivered()
+            return False
+        who, theirs = board.main_of(index, self.patience, self.on_wait)
+        if who != self.partner:
+            self.partner, self.agree = who, 0
+        self.agree = self.agree + 1 if who and theirs == fp else 0
+        if self.agree >= LOCK_FRAMES:
+            seg.lock_with, seg.lock_at = self.partner - 1, index
+            return True
+        return False
+
+    def _delivered(self) -> None:
+        self.board.done[self.seg.participant] += 1
+        if self.on_frame is not None:
+            self.on_frame()
 
 
 def _run_frames(frames, clock: _Clock, board: _Board, seg: _Segment, patience: list,
                 on_frame=None, on_wait=None) -> _Segment:
     """Detect frames from ``frames`` (starting at or before ``seg.start``) until the range is
     over and the next range is known to continue it."""
-    p, lo = seg.participant, seg.start
-    mine: dict[int, int] = {}  # fingerprints of the frames kept, the last few
-    mode, agree, partner = _MAIN, 0, 0
-    index = lo - 1
+    walk = _RangeWalk(board, seg, patience, on_frame, on_wait)
+    index = seg.start - 1
     for frame in frames:
         index = frame.index
-        if index < lo:
-            mode = _WARM
-        elif mode != _EXT:
-            mode = _MAIN
-            if not board.claim(p, index):
-                if board.aborted:
-                    raise _Aborted
-                seg.main_end = index
-                if index >= board.horizon.value:
-                    return seg  # someone else runs alone from here: nothing to join
-                agree, partner = board.warm_agreement(index, mine, patience, on_wait)
-                if agree >= LOCK_FRAMES:
-                    seg.lock_with, seg.lock_at, seg.lock_warm = partner - 1, index - 1, True
-                    return seg
-                mode = _EXT
-        people = clock.detect(frame.bgr, frame.t_ms)
-        fp = _fingerprint(people)
-        if mode == _WARM:
-            board.put_warm(p, index, fp)
-            if board.aborted:
-                raise _Aborted
-            continue
-        seg.candidates.append(people)
-        seg.t_ms.append(frame.t_ms)
-        seg.index.append(index)
-        mine[index] = fp
-        mine.pop(index - LOCK_FRAMES - 1, None)
-        if mode == _MAIN:
-            if len(people) > 1:
-                # With several people MediaPipe tracks rather than detects, so a fresh landmarker
-                # rarely agrees at a seam (the two-people clip: 43-107 frames of extension, 1.4x
-                # slower than one landmarker): ranges already taken run on, no new ones.
-                board.crowded.value = 1
-            board.put_main(index, fp)
-            board.done[p] += 1
-            if on_frame is not None:
-                on_frame()
-            continue
-        # extension: our state is the true one; stop once the owner of these frames agrees
-        if index >= board.horizon.value:
-            board.done[p] += 1  # running alone: nobody else does these frames
-            if on_frame is not None:
-                on_frame()
-            continue
-        if index - seg.main_end >= MAX_EXTENSION:
-            # the landmarkers do not converge (tracking that a fresh one cannot reproduce):
-            # rather than keep doing everyone's frames twice, take the rest of the clip alone
-            board.go_solo(p, index)
-            board.done[p] += 1
-            if on_frame is not None:
-                on_frame()
-            continue
-        who, theirs = board.main_of(index, patience, on_wait)
-        if who != partner:
-            partner, agree = who, 0
-        agree = agree + 1 if who and theirs == fp else 0
-        if agree >= LOCK_FRAMES:
-            seg.lock_with, seg.lock_at = partner - 1, index
+        if walk.finished_before(index):
+            return seg
+        if walk.take(index, clock.detect(frame.bgr, frame.t_ms), frame.t_ms):
             return seg
     seg.exhausted = True
-    if mode != _EXT:
+    if walk.mode != _EXT:
         seg.main_end = index + 1
     return seg
 
