@@ -345,74 +345,101 @@ def find_people(video: VideoFile, model=None, progress: Progress | None = None, 
     """Everyone in every frame of an opened clip, using all cores when it pays.
 
     Same result as one landmarker over the whole clip; sequential (exactly that loop) on one
-    core, with ``workers=1`` or for clips of fewer than ``min_frames`` frames. ``split`` (tests) hands frames ``split``.. to the first worker
-    up front instead of letting it steal, so there is always a seam there.
+    core, with ``workers=1`` or for clips of fewer than ``min_frames`` frames. ``split``
+    (tests) hands frames ``split``.. to the first worker up front instead of letting it
+    steal, so there is always a seam there.
     ``stats``, if given, is filled with how the work was shared. ``mirror``: see PoseEstimator;
     a callable (``facing.faces_right``, say) is asked while the workers start up.
     """
-    info = video.info
-    total = info.frames
-    n = worker_count(workers)
-    if total < min_frames or video.start or video.stop is not None or video.max_frames is not None:
-        n = 1  # short, or only part of the file (workers read whole files)
+    n = _participants(video, workers, min_frames)
     if n > 1:
         _refuse_while_bootstrapping()
     model_path = find_model(model)  # a ModelError here, before any process starts
     if stats is not None:
         stats.update(participants=n, parallel=n > 1, workers=[])
-
     if n == 1:
         return _people_sequential(video, model_path, progress, _decided(mirror))
+    return _people_parallel(video, model_path, progress, n, max(LOCK_FRAMES, overlap), split, stats, mirror)
 
-    ctx = _context()
-    board = _Board(ctx, n, total)
+
+def _participants(video: VideoFile, workers: int | None, min_frames: int) -> int:
+    """How many landmarkers to run over this clip; 1 where workers would not pay or cannot help."""
+    info = video.info
+    n = worker_count(workers)
+    if info.frames < min_frames or video.start or video.stop is not None or video.max_frames is not None:
+        return 1  # short, or only part of the file (workers read whole files)
+    return n
+
+
+def _pose_job(video: VideoFile, model_path, overlap: int) -> _Job:
+    """What a worker needs to run ranges of this clip with the caller's landmarker settings."""
     defaults = PoseEstimator(model_path)  # not entered: only its settings, for the workers
-    overlap = max(LOCK_FRAMES, overlap)
-    job = _Job(str(video.path), video.slowmo, str(model_path), defaults.num_poses, defaults.min_confidence,
-               n_est=total, overlap=overlap, min_left=3 * overlap + 10,
-               seeks=_Seeks(key_frames(video.path), DECODE_SHARE_POSE))
-    if split is not None and 0 < split < total:
+    return _Job(str(video.path), video.slowmo, str(model_path), defaults.num_poses, defaults.min_confidence,
+                n_est=video.info.frames, overlap=overlap, min_left=3 * overlap + 10,
+                seeks=_Seeks(key_frames(video.path), DECODE_SHARE_POSE))
+
+
+def _people_parallel(video: VideoFile, model_path, progress: Progress | None, n: int, overlap: int,
+                     split: int | None, stats: dict | None, mirror: bool | Callable[[], bool]) -> People:
+    """``find_people`` on ``n`` landmarkers: this process and ``n - 1`` workers."""
+    info = video.info
+    ctx = _context()
+    board = _Board(ctx, n, info.frames)
+    job = _pose_job(video, model_path, overlap)
+    if split is not None and 0 < split < info.frames:
         board.assign(1, split)
     # the workers start up (about a second) while this process decides the model's view
     pool = _Pool(ctx, board, job, n - 1, fn=_work)
-    reporter = _Reporter("pose", total, progress, board, pool)
-    report, on_wait = reporter.report, reporter.check
-    patience = [_PEER_TIMEOUT_S]
+    reporter = _Reporter("pose", info.frames, progress, board, pool)
     ok = False
     try:
         board.mirror.value = int(_decided(mirror))  # and the workers go
-        with PoseEstimator(model_path, num_poses=job.num_poses, min_confidence=job.min_confidence,
-                           mirror=bool(board.mirror.value)) as estimator:
-            clock = _Clock(estimator)
-            segments = [_run_frames(video, clock, board, _Segment(0, 0), patience, reporter.on_frame,
-                                    on_wait)]
-            while True:  # help whoever still has the most left
-                got = board.steal(0, total, overlap, job.min_left, job.seeks)
-                if got is None:
-                    break
-                segments.append(_run_range(video.path, video.slowmo, clock, board, 0, got[0], overlap,
-                                           patience, reporter.on_frame, on_wait))
-            busy = board.close()
-            worker_segments, worker_stats = pool.results([p for p in busy if p != 0], report)
-            segments.extend(worker_segments)
-            candidates, t_ms, index, missing = _chain(segments)
-            if missing is not None:  # a worker died after its seam agreed: run the rest here
-                seg = _run_range(video.path, video.slowmo, clock, _solo_board(ctx, missing), 0, missing, overlap,
-                                 [0.0])
-                segments.append(seg)
-                candidates += seg.candidates
-                t_ms += seg.t_ms
-                index += seg.index
+        segments, worker_stats, found = _caller_share(video, ctx, board, job, pool, reporter)
         ok = True
     finally:
         if not ok:
             board.close(aborted=True)
         pool.shutdown()  # workers that took work are done; idle ones exit by themselves
-    report(final=True)
+    reporter.report(final=True)
     if stats is not None:
         stats.update(workers=worker_stats, pool_error=repr(pool.error) if pool.error else None,
                      **_segment_stats(segments))
-    return People(candidates, t_ms, index, info.width, info.height)
+    return People(*found, info.width, info.height)
+
+
+def _caller_share(video: VideoFile, ctx, board: _Board, job: _Job, pool: _Pool,
+                  reporter: _Reporter) -> tuple[list[_Segment], list[dict], tuple[list, list, list]]:
+    """The caller's part of a parallel run: frames from 0 on, then help whoever has the most
+    left, then wait for the workers and stitch everything (segments, worker stats, series)."""
+    patience = [_PEER_TIMEOUT_S]
+    with PoseEstimator(job.model_path, num_poses=job.num_poses, min_confidence=job.min_confidence,
+                       mirror=bool(board.mirror.value)) as estimator:
+        clock = _Clock(estimator)
+        segments = [_run_frames(video, clock, board, _Segment(0, 0), patience, reporter.on_frame,
+                                reporter.check)]
+        # help whoever still has the most left
+        while (got := board.steal(0, job.n_est, job.overlap, job.min_left, job.seeks)) is not None:
+            segments.append(_run_range(video.path, video.slowmo, clock, board, 0, got[0], job.overlap,
+                                       patience, reporter.on_frame, reporter.check))
+        busy = board.close()
+        worker_segments, worker_stats = pool.results([p for p in busy if p != 0], reporter.report)
+        segments.extend(worker_segments)
+        found = _stitch(segments, video, clock, ctx, job.overlap)
+    return segments, worker_stats, found
+
+
+def _stitch(segments: list[_Segment], video: VideoFile, clock: _Clock, ctx,
+            overlap: int) -> tuple[list, list, list]:
+    """Candidates, t_ms and index along the seams' agreements. Frames a dead worker never
+    delivered are run here, and their segment is added to ``segments``."""
+    candidates, t_ms, index, missing = _chain(segments)
+    if missing is not None:  # a worker died after its seam agreed: run the rest here
+        seg = _run_range(video.path, video.slowmo, clock, _solo_board(ctx, missing), 0, missing, overlap, [0.0])
+        segments.append(seg)
+        candidates += seg.candidates
+        t_ms += seg.t_ms
+        index += seg.index
+    return candidates, t_ms, index
 
 
 def _decided(choice: bool | Callable[[], bool]) -> bool:
