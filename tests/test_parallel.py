@@ -15,12 +15,12 @@ import pytest
 from conftest import TWO_PEOPLE
 
 from formcheck import parallel
-from formcheck.parallel import pose_ranges, processes, render
-from formcheck.parallel.board import OPEN, _Board
-from formcheck.parallel.seeks import _Seeks
 from formcheck.analysis.pipeline import analyse_pose
 from formcheck.errors import OutputError, VideoError
 from formcheck.io.video import H264Writer, VideoFile
+from formcheck.parallel import pose_ranges, processes, render
+from formcheck.parallel.board import OPEN, _Board
+from formcheck.parallel.seeks import _Seeks
 from formcheck.pose import LEFT_ANKLE, LEFT_HIP, RIGHT_ANKLE, RIGHT_HIP
 
 

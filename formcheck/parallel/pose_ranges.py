@@ -257,11 +257,11 @@ def _work(job: _Job, p: int) -> tuple[list[_Segment], dict]:
         stats["ready_s"] = round(time.monotonic() - t0, 3)
         clock = _Clock(est)
         try:
-            mirror = board.wait_for_mirror(alive)  # the caller may still be deciding (estimate_clip)
+            mirror = board.wait_for_mirror(alive)  # the caller may still be deciding (_people_parallel)
             if mirror is None:
                 return segments, stats
             est.mirror = mirror
-            got = board.assigned(p)  # a range given before start-up (see estimate_clip's split)
+            got = board.assigned(p)  # a range given before start-up (see find_people's split)
             if got is None:
                 board.wait_for_caller(LOOK_FRAMES, alive)
             while True:
