@@ -19,6 +19,9 @@ from formcheck.analysis.pipeline import analyse_pose
 from formcheck.errors import OutputError, VideoError
 from formcheck.io.video import H264Writer, VideoFile
 from formcheck.outputs.report import VideoRecord
+from formcheck.parallel import pose_ranges, processes, render
+from formcheck.parallel.board import OPEN, _Board
+from formcheck.parallel.seeks import _Seeks
 from formcheck.pose import LEFT_ANKLE, LEFT_HIP, RIGHT_ANKLE, RIGHT_HIP
 
 
@@ -44,12 +47,12 @@ def treadmill_runs(treadmill_clip):
         def __init__(self, *a, **k):
             raise AssertionError("the sequential path must not start worker processes")
 
-    real = parallel._Pool
-    parallel._Pool = NoPool
+    real = pose_ranges._Pool  # the name find_people looks up
+    pose_ranges._Pool = NoPool
     try:
         sequential = _run(treadmill_clip, workers=1)
     finally:
-        parallel._Pool = real
+        pose_ranges._Pool = real
     chunked = _run(treadmill_clip, workers=2, split=180)
     return sequential, chunked
 
@@ -114,9 +117,9 @@ def test_no_ranges_taken_once_several_people_are_in_view():
 
 def test_sequential_when_one_core_or_short(monkeypatch):
     monkeypatch.delenv("FORMCHECK_WORKERS", raising=False)
-    monkeypatch.setattr(parallel, "available_cpus", lambda: 1)
+    monkeypatch.setattr(processes, "available_cpus", lambda: 1)  # where worker_count looks it up
     assert parallel.worker_count() == 1
-    monkeypatch.setattr(parallel, "available_cpus", lambda: 2)
+    monkeypatch.setattr(processes, "available_cpus", lambda: 2)
     assert parallel.worker_count() == 2
     assert parallel.worker_count(1) == 1
     monkeypatch.setenv("FORMCHECK_WORKERS", "1")
@@ -126,7 +129,7 @@ def test_sequential_when_one_core_or_short(monkeypatch):
 @pytest.mark.slow
 def test_part_of_a_file_stays_sequential(treadmill_clip, monkeypatch):
     """Workers read whole files; a VideoFile limited to some frames is run in this process."""
-    monkeypatch.setattr(parallel, "_Pool", None)  # any attempt to start workers would fail
+    monkeypatch.setattr(pose_ranges, "_Pool", None)  # any attempt to start workers would fail
     stats: dict = {}
     with VideoFile(treadmill_clip, max_frames=30) as video:
         raw = parallel.estimate_clip(video, workers=2, min_frames=10, stats=stats)
@@ -138,13 +141,13 @@ def test_worker_errors_surface_unchanged(tmp_path):
     """A FormcheckError raised in a worker process reaches the caller with its type and message."""
     from formcheck.pose.model import find_model
 
-    ctx = parallel._context()
-    board = parallel._Board(ctx, 2, 100)
+    ctx = processes._context()
+    board = _Board(ctx, 2, 100)
     board.assign(1, 50)
     board.mirror.value = 0  # the caller's facing look is done
     missing = tmp_path / "gone.mp4"
-    job = parallel._Job(str(missing), 1.0, str(find_model()), 2, 0.5, n_est=100, overlap=5, min_left=25)
-    pool = parallel._Pool(ctx, board, job, 1)
+    job = pose_ranges._Job(str(missing), 1.0, str(find_model()), 2, 0.5, n_est=100, overlap=5, min_left=25)
+    pool = processes._Pool(ctx, board, job, 1, fn=pose_ranges._work)
     try:
         with pytest.raises(VideoError, match="does not exist"):
             pool.results([1], lambda: None)
@@ -154,12 +157,12 @@ def test_worker_errors_surface_unchanged(tmp_path):
 
 
 def test_board_steals_half_of_the_largest_range():
-    board = parallel._Board(mp.get_context("spawn"), 3, 300)
-    assert board.steal(1, 300, overlap=5, min_left=25) == (153, parallel.OPEN)  # (0 + 300 + 5 + 1) // 2
+    board = _Board(mp.get_context("spawn"), 3, 300)
+    assert board.steal(1, 300, overlap=5, min_left=25) == (153, OPEN)  # (0 + 300 + 5 + 1) // 2
     assert board.end[0] == 153
     for i in range(100):
         assert board.claim(0, i)
-    assert board.steal(2, 300, overlap=5, min_left=25) == (229, parallel.OPEN)  # from participant 1
+    assert board.steal(2, 300, overlap=5, min_left=25) == (229, OPEN)  # from participant 1
     assert not board.claim(1, 229) and board.claim(1, 228)
     board.cur[1] = board.end[1]
     board.cur[2] = 290
@@ -174,7 +177,7 @@ def test_board_steals_half_of_the_largest_range():
 
 
 def _seg(p, start, frames, main_end=None, **lock):
-    s = parallel._Segment(p, start)
+    s = pose_ranges._Segment(p, start)
     s.index = list(frames)
     s.candidates = [np.zeros((0, 33, 3))] * len(s.index)
     s.t_ms = [float(i) for i in s.index]
@@ -188,14 +191,14 @@ def test_chain_follows_agreements():
     # caller: 0..59 own, extended to 64, where worker 1 agreed; worker 1 own 60..119, file ends
     a = _seg(0, 0, range(0, 65), main_end=60, lock_with=1, lock_at=64)
     b = _seg(1, 60, range(60, 120), exhausted=True)
-    _, _, index, missing = parallel._chain([b, a])
+    _, _, index, missing = pose_ranges._chain([b, a])
     assert index == list(range(120)) and missing is None
     # agreement already on the warm-up: the worker's range continues at once
     a = _seg(0, 0, range(0, 60), lock_with=1, lock_at=59, lock_warm=True)
-    _, _, index, missing = parallel._chain([a, b])
+    _, _, index, missing = pose_ranges._chain([a, b])
     assert index == list(range(120)) and missing is None
     # the worker died after agreeing: the chain says where to resume
-    _, _, index, missing = parallel._chain([a])
+    _, _, index, missing = pose_ranges._chain([a])
     assert index == list(range(60)) and missing == 60
 
 
@@ -237,19 +240,19 @@ def test_annotated_video_in_parts_matches_sequential(treadmill_clip, treadmill_r
 def test_steal_counts_the_seek_and_prefers_key_frames():
     ctx = mp.get_context("spawn")
     # a key frame just before the middle: the thief starts its warm-up right on it
-    board = parallel._Board(ctx, 2, 300)
-    seeks = parallel._Seeks([0, 150], decode=0.12)
-    assert board.steal(1, 300, overlap=5, min_left=25, seeks=seeks) == (155, parallel.OPEN)
+    board = _Board(ctx, 2, 300)
+    seeks = _Seeks([0, 150], decode=0.12)
+    assert board.steal(1, 300, overlap=5, min_left=25, seeks=seeks) == (155, OPEN)
     # far from any key frame: the split moves so the decoding the seek needs is shared too
-    board = parallel._Board(ctx, 2, 300)
-    seeks = parallel._Seeks([0], decode=0.12)
+    board = _Board(ctx, 2, 300)
+    seeks = _Seeks([0], decode=0.12)
     lo, _ = board.steal(1, 300, overlap=5, min_left=25, seeks=seeks)
     assert lo > 153 and abs(lo - (300 - lo + 5 + (lo - 5) * 0.12)) <= 2
     # not worth it: what is left would be spent decoding up to the seek point
-    board = parallel._Board(ctx, 2, 300)
+    board = _Board(ctx, 2, 300)
     for i in range(260):
         board.claim(0, i)
-    assert board.steal(1, 300, overlap=5, min_left=25, seeks=parallel._Seeks([0], decode=0.5)) is None
+    assert board.steal(1, 300, overlap=5, min_left=25, seeks=_Seeks([0], decode=0.5)) is None
 
 
 class _FullDisk:
@@ -316,16 +319,16 @@ def test_full_disk_in_a_render_worker(treadmill_clip, treadmill_evidence, tmp_pa
     re-raises it unchanged) and leaves no temp file."""
     report, evidence = treadmill_evidence
     dst = tmp_path / "out.mp4"
-    board = parallel._Board(mp.get_context("spawn"), 2, 0)
+    board = _Board(mp.get_context("spawn"), 2, 0)
     board.assign(1, 300)  # as a worker would be given frames 300.. of the clip
     with VideoFile(treadmill_clip) as video:
         info = video.info
-    job = parallel._RenderJob(str(treadmill_clip), 1.0, str(dst), str(tmp_path / ".out.mp4.0123abcd"), info.fps,
-                              info.width, info.height, info.frames, evidence, report.rules, "title")
-    monkeypatch.setattr(parallel, "_BOARD", board)
+    job = render._RenderJob(str(treadmill_clip), 1.0, str(dst), str(tmp_path / ".out.mp4.0123abcd"), info.fps,
+                            info.width, info.height, info.frames, evidence, report.rules, "title")
+    monkeypatch.setattr(processes, "_BOARD", board)  # as _init_worker sets it in a worker
     _disk_fills_after(monkeypatch, 5)
     with pytest.raises(OutputError) as err:
-        parallel._render_work(job, 1)
+        render._render_work(job, 1)
     _assert_names_output(err.value, dst)
     assert list(tmp_path.iterdir()) == []
 
