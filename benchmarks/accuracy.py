@@ -5,7 +5,7 @@
     python benchmarks/accuracy.py --real-only   # the real clips only
     python benchmarks/accuracy.py --looks-only --looks blur,handheld   # some looks only
 
-Synthetic clips come from tests/synthetic.py (a rendered mannequin with exact
+Synthetic clips come from tests/support/synthetic.py (a rendered mannequin with exact
 truth); real clips from ../shared/videos against hand-annotated truth (tests/truth),
 as filmed and as reversed and mirrored copies (reversing flips direction and
 keeps cadence, mirroring flips facing and keeps every metric).
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the synthetic runner is test material, not part of formcheck
 
-from synthetic import LOOKS, GaitParams, render_clip  # noqa: E402
+from support.synthetic import LOOKS, GaitParams, render_clip  # noqa: E402
 
 import formcheck  # noqa: E402
 from formcheck.config import Thresholds  # noqa: E402
@@ -184,8 +184,8 @@ def _diff(found, truth):
 
 def real_clip_rows(workdir: Path) -> list[str]:
     """Every real clip with a hand-annotated truth file, as filmed, reversed and mirrored."""
-    import real_truth as RT
-    from conftest import transformed_clip
+    from support import real_truth as RT
+    from support.clips import transformed_clip
 
     lines, met = [RT.TABLE_HEADER], []
     for path in RT.truth_files():

@@ -4,44 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_VIDEOS = ROOT.parent / "shared" / "videos"
-TREADMILL = SHARED_VIDEOS / "treadmill_forward_male_side.mp4"
-TREADMILL_CADENCE = 168.9  # from treadmill_forward_male_side.groundtruth.json (pose-free measurement)
-TWO_PEOPLE = SHARED_VIDEOS / "overground_two_people_sports2d_demo.mp4"
-
-
-def make_audio_only(path: Path) -> Path:
-    """An .mp4 holding only an AAC audio track (a voice memo uploaded by mistake)."""
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("aac", rate=44100)
-        for i in range(10):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 44100, i * 1024
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
-
-
-def transformed_clip(src: Path, dst: Path, reverse: bool = False, mirror: bool = False) -> Path:
-    """Write a reversed and/or mirrored copy of a clip (frames transformed before any pose estimation)."""
-    from formcheck.io.video import H264Writer, VideoFile
-
-    with VideoFile(src) as video:
-        info = video.info
-        frames = [f.bgr for f in video]
-    if reverse:
-        frames.reverse()
-    with H264Writer(dst, fps=info.fps, width=info.width, height=info.height, crf=17) as writer:
-        for bgr in frames:
-            writer.write(np.ascontiguousarray(bgr[:, ::-1]) if mirror else bgr)
-    return dst
+from support.clips import transformed_clip
+from support.paths import TREADMILL
 
 
 @pytest.fixture(scope="session")

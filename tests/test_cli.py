@@ -52,7 +52,7 @@ def test_corrupt_model_via_env_exits_1_with_one_line(tmp_path):
     corrupt = tmp_path / "model.task"
     corrupt.write_bytes(b"garbage")
     env = dict(os.environ, FORMCHECK_MODEL=str(corrupt))
-    from conftest import TREADMILL
+    from support.paths import TREADMILL
     result = run_cli("analyze", TREADMILL, "--no-video", "--out-dir", tmp_path, env=env)
     assert result.returncode == 1
     assert_one_clean_line(result.stderr)

@@ -6,15 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import transformed_clip
+from support.clips import transformed_clip
+from support.paths import TREADMILL
 
 import formcheck
 from formcheck.engine import Engine
 from formcheck.io.video import VideoFile
 from formcheck.live.session import LiveSession
 from formcheck.outputs.report import VideoRecord
-
-TREADMILL = Path(__file__).resolve().parents[2] / "shared" / "videos" / "treadmill_forward_male_side.mp4"
 
 
 def _median(report, metric: str) -> float:

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
+from support.paths import ROOT, SAMPLES
 
 import formcheck
 from formcheck.io.native_logs import is_native_line
 from formcheck.pose.model import MODEL_SHA256, find_model
 
-ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "test.txt"
-SAMPLE = ROOT / "sample_videos" / "good_backward_jog.mp4"
+SAMPLE = SAMPLES / "good_backward_jog.mp4"
 
 
 def locked_versions(lock: Path) -> dict[str, str]:

@@ -30,8 +30,9 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import TREADMILL, make_audio_only
-from synthetic import GaitParams, joint_tracks, render_clip
+from support.clips import make_audio_only
+from support.paths import TREADMILL
+from support.synthetic import GaitParams, joint_tracks, render_clip
 
 import formcheck
 from formcheck.api import Outputs

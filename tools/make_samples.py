@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the synthetic runner is test material
 
-from synthetic import GaitParams, render_clip  # noqa: E402
+from support.synthetic import GaitParams, render_clip  # noqa: E402
 
 BASE = GaitParams(duration_s=6.0, width=960, height=540, fps=30.0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from landmark_gait import Gait2D, make_series
+from support.landmark_gait import Gait2D, make_series
 
 from formcheck.coaching.intervals import IntervalTimer
 from formcheck.live.session import TIMER_BAND_SHARE, LiveSession

@@ -6,7 +6,8 @@ assertions are about behaviour (which cue improved, which check passes), not sto
 from __future__ import annotations
 
 import pytest
-from landmark_gait import Gait2D, make_series
+from support.landmark_gait import Gait2D, make_series
+from support.paths import SAMPLES
 
 from formcheck.analysis.pipeline import analyse_pose
 from formcheck.analysis.rules import Finding
@@ -95,21 +96,19 @@ def test_real_clips_forward_sample_as_baseline_for_the_backward_samples(tmp_path
     """The bundled forward treadmill clip as the baseline; the backward samples judged against it.
     Expectations come from each sample's truth file, not from stored output."""
     import json
-    from pathlib import Path
 
     import formcheck
     from formcheck.errors import InputError
     from formcheck.outputs.history import History
 
-    samples = Path(__file__).resolve().parents[1] / "sample_videos"
-    forward = formcheck.analyze(samples / "treadmill_forward_male_side.mp4")
+    forward = formcheck.analyze(SAMPLES / "treadmill_forward_male_side.mp4")
     assert forward.direction == "forward"
     store = History(tmp_path / "h.sqlite")
     store.set_baseline(store.save(forward, "treadmill_forward_male_side.mp4"))
     base = store.baseline()["report"]
     for name in ("good_backward_jog", "long_steps"):
-        truth = json.loads((samples / f"{name}.truth.json").read_text())
-        report = formcheck.analyze(samples / f"{name}.mp4").to_dict()
+        truth = json.loads((SAMPLES / f"{name}.truth.json").read_text())
+        report = formcheck.analyze(SAMPLES / f"{name}.mp4").to_dict()
         checks = {c.id: c for c in baseline_checks(report, base)}
         # what the truth says the runner did, against what was measured forwards
         assert checks["cadence"].ok is (truth["cadence_spm"] >= base["cadence_spm"]), name

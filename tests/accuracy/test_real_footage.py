@@ -4,8 +4,9 @@ benchmarks/accuracy.py's real-clip section, as filmed and played backward."""
 from __future__ import annotations
 
 import pytest
-import real_truth as RT
-from conftest import SHARED_VIDEOS, transformed_clip
+from support import real_truth as RT
+from support.clips import transformed_clip
+from support.paths import SHARED_VIDEOS
 
 import formcheck
 

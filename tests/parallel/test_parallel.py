@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import TWO_PEOPLE
+from support.paths import TWO_PEOPLE
 
 from formcheck import parallel
 from formcheck.analysis.pipeline import analyse_pose

@@ -8,10 +8,10 @@ import json
 
 import jsonschema
 import pytest
-from landmark_gait import Gait2D, make_series
+from support.landmark_gait import Gait2D, make_series
 
 from formcheck.analysis.pipeline import analyse_pose
-from formcheck.outputs.report import (SCHEMA_PATH, SCHEMA_VERSION, ContactRecord, MetricSummary, Metrics, Report,
+from formcheck.outputs.report import (SCHEMA_PATH, SCHEMA_VERSION, ContactRecord, Metrics, MetricSummary, Report,
                                       RunnerRecord, VideoRecord)
 
 

@@ -22,9 +22,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from support.paths import ROOT, SAMPLES, TREADMILL
 
-ROOT = Path(__file__).resolve().parents[1]
-TREADMILL = ROOT.parent / "shared" / "videos" / "treadmill_forward_male_side.mp4"
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 BASE_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -221,7 +220,7 @@ def test_two_sessions_analysing_at_once(server, chromium_in_ns, tmp_path):
     """A second browser session analysing while the first does waits its turn and says so;
     both get their verdicts, and the server answers a third visitor meanwhile."""
     from playwright.sync_api import sync_playwright
-    from synthetic import GaitParams, render_clip
+    from support.synthetic import GaitParams, render_clip
 
     from formcheck.outputs import history
 
@@ -363,7 +362,7 @@ def test_html_report_opens_offline_in_chromium_with_every_section(tmp_path):
 
     from formcheck.outputs.html_report import report_from_clip
 
-    clip = ROOT / "sample_videos" / "straight_arms.mp4"
+    clip = SAMPLES / "straight_arms.mp4"
     page_path = report_from_clip(clip, tmp_path)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:

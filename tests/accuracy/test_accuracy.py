@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
+from support.paths import ROOT, SAMPLES
 
 import formcheck
 from formcheck.config import Thresholds
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from accuracy import compare, expected_status  # noqa: E402
-from conftest import transformed_clip  # noqa: E402
+from support.clips import transformed_clip  # noqa: E402
 
-SAMPLES = ROOT / "sample_videos"
 # sample -> the rule its deliberate fault must fail (None: a good jog)
 FAULTS = {"good_backward_jog": None, "upright_lean_back": "trunk_lean", "straight_arms": "elbow_angle",
           "heel_strike": "forefoot_contact", "long_steps": "step_length", "heel_drag": "heel_drag"}

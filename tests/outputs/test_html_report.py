@@ -7,7 +7,7 @@ import re
 import cv2
 import numpy as np
 import pytest
-from landmark_gait import Gait2D, make_series
+from support.landmark_gait import Gait2D, make_series
 
 from formcheck.analysis.pipeline import analyse_pose
 from formcheck.cli import main

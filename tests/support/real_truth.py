@@ -14,7 +14,7 @@ from pathlib import Path
 
 from formcheck.outputs.report import ContactRecord
 
-TRUTH_DIR = Path(__file__).resolve().parent / "truth"
+TRUTH_DIR = Path(__file__).resolve().parents[1] / "truth"
 TOLERANCE_FRAMES = 2
 VARIANTS = ("filmed", "reversed", "mirrored")
 

@@ -15,8 +15,8 @@ import math
 import cv2
 import numpy as np
 import pytest
-import synthetic
-from synthetic import LOOK_STYLES, LOOKS, GaitParams, joint_tracks, render_clip, render_frames, truth_for
+from support import synthetic
+from support.synthetic import LOOK_STYLES, LOOKS, GaitParams, joint_tracks, render_clip, render_frames, truth_for
 
 SHORT = dict(duration_s=3.0)
 OVERGROUND = [

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from support.paths import ROOT, TREADMILL
 
-ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
-TREADMILL = ROOT.parent / "shared" / "videos" / "treadmill_forward_male_side.mp4"
 RULE_TITLES = ["Backward running", "Slight forward lean", "Stable upper body", "Elbows near 90°",
                "Arms swing opposite to legs", "Quick steps (cadence)", "Short steps",
                "Foot lands close behind the body", "Land on the forefoot", "No heel dragging",
@@ -233,8 +229,7 @@ def _jpeg(grey: int) -> bytes:
 
 
 def _synthetic_report(**kw) -> dict:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from landmark_gait import Gait2D, make_series
+    from support.landmark_gait import Gait2D, make_series
 
     from formcheck.analysis.pipeline import analyse_pose
     from formcheck.outputs.report import VideoRecord

@@ -13,7 +13,7 @@ import json
 import av
 import jsonschema
 import pytest
-from conftest import TREADMILL_CADENCE
+from support.paths import TREADMILL_CADENCE
 
 import formcheck
 from formcheck import Outputs
@@ -121,7 +121,7 @@ def test_per_frame_csv_has_a_row_per_frame(forward):
 
 def test_two_people_clip_analyses_the_walking_woman_not_the_man_on_the_box():
     import numpy as np
-    from conftest import TWO_PEOPLE
+    from support.paths import TWO_PEOPLE
 
     report = formcheck.analyze(TWO_PEOPLE)
     # the woman walks along the grass (lower part of the frame); the man jumps on a box above her

@@ -7,7 +7,7 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
-from synthetic import GaitParams, render_clip
+from support.synthetic import GaitParams, render_clip
 
 import formcheck
 from formcheck.analysis.scenery import background_mask, pair_shift_px

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support.paths import TREADMILL, TREADMILL_CADENCE
 
 from formcheck.errors import CameraError, InputError, NoPersonError
 from formcheck.live.session import MIN_WINDOW_S, LatestFrame, LiveSession, StreamClock, run_camera_window
-
-TREADMILL = Path(__file__).resolve().parents[2] / "shared" / "videos" / "treadmill_forward_male_side.mp4"
-TRUE_CADENCE = 168.9  # pose-free ground truth (treadmill_forward_male_side.groundtruth.json)
 
 
 @dataclass
@@ -60,7 +57,7 @@ def test_rolling_cadence_appears_and_is_right_after_8_s(fed_session):
     late = {t: c for t, c in fed_session.cadence_at.items() if t >= 8.0}
     assert late and all(c is not None for c in late.values())
     for t, cadence in late.items():
-        assert cadence == pytest.approx(TRUE_CADENCE, rel=0.05), f"rolling cadence at {t:.1f} s"
+        assert cadence == pytest.approx(TREADMILL_CADENCE, rel=0.05), f"rolling cadence at {t:.1f} s"
 
 
 def test_buffers_stay_bounded(fed_session):
@@ -86,7 +83,7 @@ def test_frames_are_annotated_with_stats(fed_session):
 def test_summary_judges_the_session_with_the_same_rules(fed_session):
     report = fed_session.summary
     assert report.video.live is True and report.video.frames <= 301
-    assert report.cadence_spm == pytest.approx(TRUE_CADENCE, rel=0.05)
+    assert report.cadence_spm == pytest.approx(TREADMILL_CADENCE, rel=0.05)
     assert report.direction == "forward"  # the clip is forward running, live or not
     assert {f.id for f in report.rules} >= {"cadence", "trunk_lean", "elbow_angle", "direction"}
     assert set(report.to_dict()) >= {"formcheck_version", "video", "rules", "score", "contacts"}
@@ -127,7 +124,7 @@ def test_rolling_cadence_survives_dropped_frames():
                 cadences.append(session.snapshot().cadence_spm)
     assert 0.45 < k / 360 < 0.55
     assert cadences and all(c is not None for c in cadences)
-    assert np.median(cadences) == pytest.approx(TRUE_CADENCE, rel=0.05)
+    assert np.median(cadences) == pytest.approx(TREADMILL_CADENCE, rel=0.05)
 
 
 @pytest.mark.parametrize("every", [2, 3])
@@ -157,7 +154,7 @@ def test_pose_on_every_nth_frame_only_for_a_slow_computer(every):
     assert len(calls) == -(-360 // every)  # one frame in N, from the first
     assert f"pose 1 frame in {every}" in lines[0]
     assert cadences and all(c is not None for c in cadences)
-    assert np.median(cadences) == pytest.approx(TRUE_CADENCE, rel=0.05)
+    assert np.median(cadences) == pytest.approx(TREADMILL_CADENCE, rel=0.05)
 
 
 def test_pose_every_must_be_a_small_whole_number():

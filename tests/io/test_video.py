@@ -12,17 +12,14 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import make_audio_only
 from hypothesis import given
 from hypothesis import strategies as st
+from support.clips import make_audio_only
+from support.paths import TREADMILL, TWO_PEOPLE
 
 from formcheck.errors import CameraError, OutputError, VideoError
 from formcheck.io import video
 from formcheck.io.video import Camera, Frame, H264Writer, VideoFile, VideoInfo, probe
-
-VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
-TREADMILL = VIDEOS / "treadmill_forward_male_side.mp4"
-OVERGROUND = VIDEOS / "overground_two_people_sports2d_demo.mp4"
 
 needs_clips = pytest.mark.skipif(not TREADMILL.exists(), reason="shared test videos not available")
 
@@ -96,7 +93,7 @@ def test_real_clip_metadata() -> None:
                                    "fps_source"}
     assert info.fps_source == "container"
 
-    other = probe(OVERGROUND)
+    other = probe(TWO_PEOPLE)
     assert (other.width, other.height, other.frames) == (1768, 994, 230)
     assert other.fps == pytest.approx(30.0)
 

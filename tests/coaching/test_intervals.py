@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from landmark_gait import Gait2D, make_series
+from support.landmark_gait import Gait2D, make_series
 
 from formcheck import pose as P
 from formcheck.coaching.coach import plan_minutes
