@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 from support.paths import ROOT, SAMPLES
@@ -92,6 +93,7 @@ def test_filter_drops_native_lines_from_any_thread_and_keeps_the_rest():
     assert result.stderr == b"kept from a thread\n\rprogress 50%\nformcheck: the last line before exit\n"
 
 
+@pytest.mark.slow
 def test_a_real_analysis_prints_nothing_on_stderr(tmp_path):
     result = subprocess.run([sys.executable, "-m", "formcheck.cli", "analyze", str(SAMPLE), "--no-video",
                              "--out-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)

@@ -145,6 +145,7 @@ VIDEO_STATE = ("() => { const v = document.querySelector('[data-testid=stMain] v
                " return v ? {ready: v.readyState, duration: v.duration, time: v.currentTime} : null; }")
 
 
+@pytest.mark.slow
 def test_upload_review_in_the_browser(server, chromium_in_ns):
     from playwright.sync_api import sync_playwright
 
@@ -216,6 +217,7 @@ def test_upload_review_in_the_browser(server, chromium_in_ns):
             browser.close()
 
 
+@pytest.mark.slow
 def test_two_sessions_analysing_at_once(server, chromium_in_ns, tmp_path):
     """A second browser session analysing while the first does waits its turn and says so;
     both get their verdicts, and the server answers a third visitor meanwhile."""
@@ -281,6 +283,7 @@ def make_y4m(src: Path, dst: Path, frames: int = 128, width: int = 360, height: 
     return dst
 
 
+@pytest.mark.slow
 def test_live_check_in_the_browser(server, chromium_in_ns, tmp_path):
     from playwright.sync_api import sync_playwright
 

@@ -51,6 +51,7 @@ def fed_session() -> Fed:
     return Fed(cadence_at, buffered, recorded, limits, changed, stats, summary, stats.lines())
 
 
+@pytest.mark.slow
 def test_rolling_cadence_appears_and_is_right_after_8_s(fed_session):
     early = {t: c for t, c in fed_session.cadence_at.items() if t < MIN_WINDOW_S}
     assert all(c is None for c in early.values()), "no verdicts before the warm-up window is full"
@@ -60,6 +61,7 @@ def test_rolling_cadence_appears_and_is_right_after_8_s(fed_session):
         assert cadence == pytest.approx(TREADMILL_CADENCE, rel=0.05), f"rolling cadence at {t:.1f} s"
 
 
+@pytest.mark.slow
 def test_buffers_stay_bounded(fed_session):
     window_max, record_max = fed_session.limits
     # The rolling window holds the last 10 s (300 frames at 30 fps) however long the stream runs.
@@ -70,6 +72,7 @@ def test_buffers_stay_bounded(fed_session):
     assert fed_session.recorded[-1] == record_max  # full, and no longer growing
 
 
+@pytest.mark.slow
 def test_frames_are_annotated_with_stats(fed_session):
     assert fed_session.annotated_changed
     s = fed_session.stats
@@ -80,6 +83,7 @@ def test_frames_are_annotated_with_stats(fed_session):
     assert any(line.startswith("cadence ") for line in fed_session.panel_lines)
 
 
+@pytest.mark.slow
 def test_summary_judges_the_session_with_the_same_rules(fed_session):
     report = fed_session.summary
     assert report.video.live is True and report.video.frames <= 301
@@ -89,6 +93,7 @@ def test_summary_judges_the_session_with_the_same_rules(fed_session):
     assert set(report.to_dict()) >= {"formcheck_version", "video", "rules", "score", "contacts"}
 
 
+@pytest.mark.slow
 def test_a_runner_facing_right_is_shown_to_the_model_mirrored_as_in_clip_analysis(fed_session):
     """The pose model is not mirror-symmetric (7 degrees of elbow on this runner): live, like a clip,
     shows it every runner facing left, so filming from either side gives the same numbers."""
@@ -106,6 +111,7 @@ def test_a_runner_facing_right_is_shown_to_the_model_mirrored_as_in_clip_analysi
     assert mirrored.cadence_spm == pytest.approx(fed_session.summary.cadence_spm, rel=0.02)
 
 
+@pytest.mark.slow
 def test_rolling_cadence_survives_dropped_frames():
     """A busy machine processes only the newest frame: about 15 of 30 fps, irregularly spaced."""
     from formcheck.io.video import VideoFile
@@ -127,6 +133,7 @@ def test_rolling_cadence_survives_dropped_frames():
     assert np.median(cadences) == pytest.approx(TREADMILL_CADENCE, rel=0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("every", [2, 3])
 def test_pose_on_every_nth_frame_only_for_a_slow_computer(every):
     """``pose_every=N`` runs the pose model on one frame in N: every frame is still shown (with
@@ -177,6 +184,7 @@ def test_resampling_keeps_a_regular_series_and_fills_short_gaps_only():
     assert inside_long_gap.any() and not out.detected[inside_long_gap].any()
 
 
+@pytest.mark.slow
 def test_no_runner_means_no_verdicts_and_a_clear_summary_error():
     blank = np.zeros((240, 320, 3), np.uint8)
     with LiveSession() as session:
@@ -253,6 +261,7 @@ def test_camera_window_needs_a_display(monkeypatch):
     assert closed, "the camera is released"
 
 
+@pytest.mark.slow
 def test_camera_window_runs_a_fake_camera_and_returns_none_without_runner(tmp_path):
     from formcheck.io.video import Frame
 

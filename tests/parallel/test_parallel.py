@@ -314,6 +314,7 @@ def test_full_disk_while_rendering_in_parts(treadmill_clip, treadmill_evidence, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_full_disk_in_a_render_worker(treadmill_clip, treadmill_evidence, tmp_path, monkeypatch):
     """A worker's part hits a full disk: it raises an error naming the user's output (the caller
     re-raises it unchanged) and leaves no temp file."""
@@ -333,6 +334,7 @@ def test_full_disk_in_a_render_worker(treadmill_clip, treadmill_evidence, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_annotated_video_panel_matches_the_drawn_panel(treadmill_clip, treadmill_evidence):
     """The annotated video lays its panel's fixed lines (title, cues), drawn once, over each
     frame: what the coach sees must be the panel ``draw_panel`` draws line by line."""
