@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from formcheck.errors import FormcheckError, InputError, OutputError
-from formcheck.io.video import MAX_FPS
+from formcheck.io.metadata import MAX_FPS
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -538,14 +538,14 @@ def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | No
     Returns the session's Report (also saved to history unless ``save_history`` is
     False), or None if the runner was never seen. Raises CameraError when there is
     no camera at ``index``. ``camera_factory(index, width, height)`` may replace
-    ``formcheck.io.video.Camera`` (any context manager yielding frames with .bgr/.t_ms);
+    ``formcheck.io.camera.Camera`` (any context manager yielding frames with .bgr/.t_ms);
     ``on_frame(annotated_bgr, stats)`` is called for every processed frame.
     ``interval_rounds`` (4 or 5) shows the beginner-plan interval timer on the picture.
     ``pose_every``: see LiveSession.
     """
     import cv2
 
-    from formcheck.io.video import Camera
+    from formcheck.io.camera import Camera
 
     factory = camera_factory or Camera
     camera = factory(index, width, height)  # raises CameraError with a clear message
