@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from formcheck.errors import CameraError, InputError, NoPersonError
-from formcheck.live.session import MIN_WINDOW_S, LatestFrame, LiveSession, StreamClock, run_camera_window
+from formcheck.live.session import MIN_WINDOW_S, LiveSession
+from formcheck.live.stream import LatestFrame, StreamClock
+from formcheck.live.window import run_camera_window
 
 TREADMILL = Path(__file__).resolve().parents[2] / "shared" / "videos" / "treadmill_forward_male_side.mp4"
 TRUE_CADENCE = 168.9  # pose-free ground truth (treadmill_forward_male_side.groundtruth.json)
