@@ -11,7 +11,8 @@ from formcheck.analysis.scenery import scenery_speed
 from formcheck.config import Thresholds, load_thresholds
 from formcheck.engine import Engine
 from formcheck.errors import NoPersonError
-from formcheck.io.video import H264Writer, VideoFile
+from formcheck.io.video import VideoFile
+from formcheck.io.writer import H264Writer
 from formcheck.outputs.render import ANNOTATED_VIDEO, Annotator
 from formcheck.outputs.report import Report, VideoRecord
 from formcheck.parallel import find_people, render_video

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from formcheck.errors import FormcheckError, InputError, OutputError
-from formcheck.io.video import MAX_FPS
+from formcheck.io.metadata import MAX_FPS
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -115,7 +115,7 @@ def _analyze(args) -> int:
 
 def _live(args) -> int:
     from formcheck.config import load_thresholds
-    from formcheck.live.session import run_camera_window
+    from formcheck.live.window import run_camera_window
 
     report = run_camera_window(args.camera, model=args.model, thresholds=load_thresholds(args.config),
                                save_history=not args.no_history, interval_rounds=args.intervals,

@@ -37,7 +37,8 @@ from support.synthetic import GaitParams, joint_tracks, render_clip
 import formcheck
 from formcheck.api import Outputs
 from formcheck.errors import FormcheckError, NoPersonError, OutputError, VideoError
-from formcheck.io.video import H264Writer, VideoFile, probe
+from formcheck.io.video import VideoFile, probe
+from formcheck.io.writer import H264Writer
 from formcheck.outputs.report import Report
 
 pytestmark = pytest.mark.slow
@@ -426,7 +427,7 @@ def test_fps_option_out_of_range_exit_2(small_clip, fps):
 
 def test_avi_header_rate_read_like_ffmpeg(clips, tmp_path):
     """Only both header rates zero means 'missing': FFmpeg falls back to avih's µs/frame when strh has none."""
-    from formcheck.io.video import _avi_frame_rate_missing
+    from formcheck.io.metadata import _avi_frame_rate_missing
 
     avi = write_mjpeg_avi(tmp_path / "ok.avi", clips["frames"][:3])
     assert not _avi_frame_rate_missing(avi)

@@ -1,1 +1,2 @@
-"""Analysis, pure numpy: kinematics, gait events, scenery motion, the rules, and the pipeline joining them."""
+"""Analysis, pure numpy: kinematics, foot contacts, stride time, gait, scenery motion, the rules, and the
+pipeline joining them."""

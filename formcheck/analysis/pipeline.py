@@ -9,7 +9,8 @@ import numpy as np
 
 from formcheck import __version__
 from formcheck.analysis import kinematics as K
-from formcheck.analysis.gait import FEET, SceneryProbe, analyse_gait, contact_times
+from formcheck.analysis.contacts import FEET, contact_times
+from formcheck.analysis.gait import SceneryProbe, analyse_gait
 from formcheck.analysis.rules import Evidence, judge, score, slow_motion_note
 from formcheck.coaching.coach import coach
 from formcheck.config import Thresholds

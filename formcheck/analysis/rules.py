@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from formcheck import pose as P
-from formcheck.analysis.gait import FEET, Gait, contact_times
+from formcheck.analysis.contacts import FEET, contact_times
+from formcheck.analysis.gait import Gait
 from formcheck.analysis.kinematics import SIDE, _runs
 from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds

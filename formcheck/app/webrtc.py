@@ -77,7 +77,8 @@ class LiveHolder:
                 self.session.set_interval_timer(self.new_timer())
 
     def ensure(self):
-        from formcheck.live.session import LiveSession, StreamClock
+        from formcheck.live.session import LiveSession
+        from formcheck.live.stream import StreamClock
 
         with self.lock:
             if self.session is None:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from formcheck import pose as P
-from formcheck.analysis.gait import contact_times
+from formcheck.analysis.contacts import contact_times
 from formcheck.analysis.kinematics import SIDE, fps_of
 from formcheck.analysis.rules import CAUTION, FAIL, Evidence, Finding
 from formcheck.coaching.cues import CUES

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from formcheck.analysis import kinematics as K
-from formcheck.analysis.gait import FEET, analyse_gait
+from formcheck.analysis.contacts import FEET
+from formcheck.analysis.gait import analyse_gait
 from formcheck.analysis.kinematics import SIDE, fps_of
 from formcheck.coaching.coach import BEGINNER_PLAN
 from formcheck.pose import PoseSeries
@@ -206,7 +207,7 @@ def frame_features(pose: PoseSeries, leg_px: float, smooth_s: float = 1.0) -> np
     facing direction (+ backward, - forward, 0 standing), feet on the ground (0-2), foot speed."""
     from scipy.ndimage import uniform_filter1d
 
-    from formcheck.analysis.gait import foot_point_heights, relative_foot_velocity
+    from formcheck.analysis.contacts import foot_point_heights, relative_foot_velocity
 
     points = foot_point_heights(pose, leg_px)
     heights = np.fmin(points[..., 0], points[..., 1])

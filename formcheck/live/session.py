@@ -8,8 +8,8 @@ judges the whole session (up to ``max_session_s``) the same way and returns a
 Report. Front ends:
 
 * the Streamlit app's "Live treadmill check" tab (``streamlit-webrtc``), and
-* ``run_camera_window(index)``: an OpenCV window on a local camera
-  (``formcheck live --camera 0``).
+* ``formcheck.live.window.run_camera_window(index)``: an OpenCV window on a local
+  camera (``formcheck live --camera 0``).
 
 Both drop stale frames instead of queueing them: only the newest frame is
 processed, so the picture stays current when pose estimation is slower than
@@ -22,7 +22,6 @@ import collections
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -31,7 +30,7 @@ from formcheck.coaching.cues import CUES
 from formcheck.coaching.intervals import IntervalTimer, TimerState, activity_check
 from formcheck.config import Thresholds
 from formcheck.engine import Engine, Seen
-from formcheck.errors import CameraError, InputError, NoPersonError
+from formcheck.errors import NoPersonError
 from formcheck.outputs.render import TIMER_BAND_SHARE, draw_panel, draw_skeleton, draw_timer_banner, key_frame_still
 from formcheck.outputs.report import Report, VideoRecord
 from formcheck.pose import PoseEstimator, PoseSeries
@@ -430,173 +429,4 @@ class LiveSession:
         self.close()
 
 
-class StreamClock:
-    """Turns camera frame times (seconds, any origin, may be None) into session ms, and
-    measures the lag: how much further behind the camera's clock processing is now than
-    at the first frame (queueing shows up here; a constant transport delay does not).
-
-    A stream that restarts or jumps (new track, clock wrap) is re-anchored so time keeps
-    increasing by about one frame.
-    """
-
-    def __init__(self, frame_ms: float = 1000.0 / 30.0):
-        self.frame_ms = frame_ms
-        self._pts0: float | None = None
-        self._wall0: float | None = None
-        self._last: float | None = None
-
-    def stamp(self, frame_time_s: float | None, now: float | None = None) -> tuple[float, float | None]:
-        now = time.monotonic() if now is None else now
-        if self._wall0 is None:
-            self._wall0 = now
-        wall_ms = (now - self._wall0) * 1000.0
-        if frame_time_s is None:
-            t = wall_ms if self._last is None else max(wall_ms, self._last + 1.0)
-            self._last = t
-            return t, None
-        if self._pts0 is None:
-            self._pts0 = frame_time_s - (self._last or 0.0) / 1000.0
-        t = (frame_time_s - self._pts0) * 1000.0
-        if self._last is not None and not (self._last < t <= self._last + 5000.0):
-            # jumped back or far ahead: continue from the last time instead
-            t = self._last + self.frame_ms
-            self._pts0 = frame_time_s - t / 1000.0
-        self._last = t
-        return t, max(0.0, wall_ms - t)
-
-
-# ---------------------------------------------------------------------------
-# Newest-frame grabbing (drop stale frames, never queue)
-
-
-class LatestFrame:
-    """Reads an iterable of frames in a thread and keeps only the newest one.
-
-    ``get()`` returns the newest frame not yet returned (waiting up to ``timeout``),
-    or None when the source has ended. Frames that arrive while the consumer is
-    busy are dropped and counted in ``dropped``.
-    """
-
-    def __init__(self, frames: Iterable):
-        self._frames = frames
-        self._cond = threading.Condition()
-        self._latest = None
-        self._ended = False
-        self._stop = False
-        self.error: BaseException | None = None
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._run, daemon=True, name="formcheck-frame-grabber")
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for frame in self._frames:
-                with self._cond:
-                    if self._stop:
-                        break
-                    if self._latest is not None:
-                        self.dropped += 1
-                    self._latest = frame
-                    self._cond.notify()
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            self.error = exc
-        finally:
-            with self._cond:
-                self._ended = True
-                self._cond.notify()
-
-    def get(self, timeout: float = 2.0):
-        with self._cond:
-            self._cond.wait_for(lambda: self._latest is not None or self._ended, timeout)
-            frame, self._latest = self._latest, None
-            return frame
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stop = True
-        self._thread.join(timeout=2.0)
-
-
-def _has_display() -> bool:
-    import os
-    import sys
-
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
-
-
-def run_camera_window(index: int = 0, *, model=None, thresholds: Thresholds | None = None,
-                      width: int | None = None, height: int | None = None, show: bool = True,
-                      max_seconds: float | None = None, save_history: bool = True,
-                      history_path=None, camera_factory: Callable | None = None,
-                      on_frame: Callable[[np.ndarray, LiveStats], None] | None = None,
-                      window_name: str = "formcheck live (q to stop)",
-                      interval_rounds: int | None = None, pose_every: int = 1) -> Report | None:
-    """Live check on a local camera in an OpenCV window; ``q`` or Esc stops it.
-
-    Returns the session's Report (also saved to history unless ``save_history`` is
-    False), or None if the runner was never seen. Raises CameraError when there is
-    no camera at ``index``. ``camera_factory(index, width, height)`` may replace
-    ``formcheck.io.video.Camera`` (any context manager yielding frames with .bgr/.t_ms);
-    ``on_frame(annotated_bgr, stats)`` is called for every processed frame.
-    ``interval_rounds`` (4 or 5) shows the beginner-plan interval timer on the picture.
-    ``pose_every``: see LiveSession.
-    """
-    import cv2
-
-    from formcheck.io.video import Camera
-
-    factory = camera_factory or Camera
-    camera = factory(index, width, height)  # raises CameraError with a clear message
-    if show and not _has_display():
-        if hasattr(camera, "close"):
-            camera.close()
-        raise InputError("There is no display for the live window (DISPLAY is not set). Run it on a desktop, "
-                         "or use the Streamlit app's Live tab in a browser.")
-    session = None
-    grabber = None
-    try:
-        timer = IntervalTimer(interval_rounds) if interval_rounds else None
-        session = LiveSession(model, thresholds, background=True, source=f"camera {index}", interval_timer=timer,
-                              pose_every=pose_every)
-        grabber = LatestFrame(camera)
-        clock = StreamClock()
-        t_start = time.monotonic()
-        while True:
-            frame = grabber.get(timeout=5.0)
-            if frame is None:
-                if grabber.error is not None and not isinstance(grabber.error, StopIteration):
-                    raise CameraError(f"Camera {index} stopped giving frames ({grabber.error}).")
-                break
-            _, lag_ms = clock.stamp(frame.t_ms / 1000.0)
-            out = session.process(frame.bgr, frame.t_ms, lag_ms=lag_ms, dropped=grabber.dropped)
-            if on_frame is not None:
-                on_frame(out, session.snapshot())
-            if show:
-                cv2.imshow(window_name, out)
-                if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                    break
-            if max_seconds is not None and time.monotonic() - t_start >= max_seconds:
-                break
-    finally:
-        if grabber is not None:
-            grabber.stop()
-        if hasattr(camera, "close"):
-            camera.close()
-        if show:
-            cv2.destroyAllWindows()
-    try:
-        report = session.summary()
-    except NoPersonError:
-        report = None
-    finally:
-        session.close()
-    if report is not None and save_history:
-        from formcheck.outputs import history
-
-        history.save(report, f"camera {index}", kind="live", path=history_path, key_frames=session.key_frames())
-    return report
-
-
-__all__ = ["LiveSession", "LiveStats", "LatestFrame", "StreamClock", "run_camera_window"]
+__all__ = ["LiveSession", "LiveStats"]

@@ -15,7 +15,8 @@ from pathlib import Path
 import av
 
 from formcheck.errors import OutputError
-from formcheck.io.video import H264Writer, VideoFile, _output_error
+from formcheck.io.video import VideoFile
+from formcheck.io.writer import H264Writer, _output_error
 from formcheck.outputs.render import ANNOTATED_VIDEO, Annotator
 from formcheck.parallel.board import OPEN, _Aborted, _Board, _solo_board
 from formcheck.parallel.processes import (MIN_PARALLEL_FRAMES, Progress, _context, _orphan_check, _peak_rss_kb, _Pool,

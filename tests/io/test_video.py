@@ -18,8 +18,10 @@ from support.clips import make_audio_only
 from support.paths import TREADMILL, TWO_PEOPLE
 
 from formcheck.errors import CameraError, OutputError, VideoError
-from formcheck.io import video
-from formcheck.io.video import Camera, Frame, H264Writer, VideoFile, VideoInfo, probe
+from formcheck.io import metadata, video
+from formcheck.io.camera import Camera
+from formcheck.io.video import Frame, VideoFile, VideoInfo, probe
+from formcheck.io.writer import H264Writer
 
 needs_clips = pytest.mark.skipif(not TREADMILL.exists(), reason="shared test videos not available")
 
@@ -262,7 +264,7 @@ def test_raw_mjpeg_stream_is_a_video_with_an_assumed_rate(tmp_path: Path) -> Non
         for packet in stream.encode():
             out.mux(packet)
     with VideoFile(path) as clip:
-        assert (clip.info.fps, clip.info.fps_source) == (video.DEFAULT_FPS, "assumed")
+        assert (clip.info.fps, clip.info.fps_source) == (metadata.DEFAULT_FPS, "assumed")
         frames = list(clip)
     assert len(frames) == 10
     assert [round(float(f.bgr.mean()) / 20) for f in frames] == list(range(10))
@@ -277,10 +279,10 @@ def test_timeline_always_increases(raw: list[float]) -> None:
 
 
 def test_fps_fallbacks() -> None:
-    assert video._fps_or_fallback(29.97) == 29.97
-    assert video._fps_or_fallback(0.0, step_ms=40.0) == pytest.approx(25.0)
-    assert video._fps_or_fallback(90000.0, step_ms=None) == 30.0
-    assert video._fps_or_fallback(float("nan"), step_ms=0.0) == 30.0
+    assert metadata._fps_or_fallback(29.97) == 29.97
+    assert metadata._fps_or_fallback(0.0, step_ms=40.0) == pytest.approx(25.0)
+    assert metadata._fps_or_fallback(90000.0, step_ms=None) == 30.0
+    assert metadata._fps_or_fallback(float("nan"), step_ms=0.0) == 30.0
 
 
 # --- unusable inputs --------------------------------------------------------------------
@@ -417,7 +419,7 @@ def test_full_disk_at_close_is_output_error_and_cleans_up(tmp_path: Path, monkey
     def disk_full(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(video.os, "replace", disk_full)
+    monkeypatch.setattr(os, "replace", disk_full)
     with pytest.raises(OutputError, match="disk is full"):
         with H264Writer(tmp_path / "out.mp4", fps=30, width=64, height=48) as writer:
             writer.write(np.zeros((48, 64, 3), np.uint8))

@@ -10,7 +10,9 @@ import pytest
 from support.paths import TREADMILL, TREADMILL_CADENCE
 
 from formcheck.errors import CameraError, InputError, NoPersonError
-from formcheck.live.session import MIN_WINDOW_S, LatestFrame, LiveSession, StreamClock, run_camera_window
+from formcheck.live.session import MIN_WINDOW_S, LiveSession
+from formcheck.live.stream import LatestFrame, StreamClock
+from formcheck.live.window import run_camera_window
 
 
 @dataclass

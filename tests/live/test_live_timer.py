@@ -98,10 +98,10 @@ def test_live_gait_is_compared_with_what_the_phase_asks(gait, expected):
 
 def test_cli_live_intervals_flag_reaches_the_camera_window(monkeypatch):
     from formcheck.cli import main
-    from formcheck.live import session as live
+    from formcheck.live import window
 
     seen = {}
-    monkeypatch.setattr(live, "run_camera_window", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setattr(window, "run_camera_window", lambda *a, **kw: seen.update(kw))
     assert main(["live", "--intervals", "--no-history"]) == 0
     assert seen["interval_rounds"] == 4
     assert main(["live", "--intervals", "5"]) == 0 and seen["interval_rounds"] == 5

@@ -17,7 +17,8 @@ from support.paths import TWO_PEOPLE
 from formcheck import parallel
 from formcheck.analysis.pipeline import analyse_pose
 from formcheck.errors import OutputError, VideoError
-from formcheck.io.video import H264Writer, VideoFile
+from formcheck.io.video import VideoFile
+from formcheck.io.writer import H264Writer
 from formcheck.outputs.report import VideoRecord
 from formcheck.parallel import pose_ranges, processes, render
 from formcheck.parallel.board import OPEN, _Board

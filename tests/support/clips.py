@@ -24,7 +24,8 @@ def make_audio_only(path: Path) -> Path:
 
 def transformed_clip(src: Path, dst: Path, reverse: bool = False, mirror: bool = False) -> Path:
     """Write a reversed and/or mirrored copy of a clip (frames transformed before any pose estimation)."""
-    from formcheck.io.video import H264Writer, VideoFile
+    from formcheck.io.video import VideoFile
+    from formcheck.io.writer import H264Writer
 
     with VideoFile(src) as video:
         info = video.info
