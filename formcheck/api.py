@@ -126,3 +126,32 @@ def write_annotated_video(src: Path, dst: Path, report: Report, evidence: Eviden
                 if progress is not None:
                     progress("video", frame.index + 1, info.frames)
     return dst
+
+
+def report_from_clip(clip: str | Path, out_dir: str | Path | None = None, *, config: str | Path | None = None,
+                     slowmo: float = 1.0, model: str | Path | None = None, progress=None) -> Path:
+    """Analyse a clip and write its HTML report with key frames."""
+    import numpy as np
+
+    from formcheck.coaching.coach import session_guidance
+    from formcheck.outputs.html_report import build_html, history_baseline, html_path, key_frames
+    from formcheck.outputs.report import atomic_write_text
+
+    clip = Path(clip)
+    th = load_thresholds(config)
+    report, evidence = analyze_with_evidence(clip, thresholds=th, slowmo=slowmo, model=model, progress=progress)
+    d = report.to_dict()
+    t = evidence.pose.t_s
+    minutes = float(t[-1] - t[0]) / 60 if len(t) > 1 else 0.0
+    intervals = None
+    if minutes >= 1.0:  # a whole session rather than a short clip: show its intervals and its length
+        from formcheck.coaching.intervals import segment
+
+        intervals = [s.to_dict() for s in segment(evidence.pose, clean=False)]
+        if d.get("coaching"):
+            d["coaching"]["sessions"] = session_guidance(session_minutes=minutes)
+    frames = key_frames(clip, evidence, report.coaching.fixes if report.coaching else [], slowmo)
+    per_frame = {k: np.asarray(v).tolist() for k, v in report.per_frame.items()}
+    out = html_path(clip, out_dir)
+    atomic_write_text(out, build_html(d, per_frame, frames, th, intervals, baseline=history_baseline()))
+    return out

@@ -125,7 +125,8 @@ def _live(args) -> int:
 
 
 def _report(args) -> int:
-    from formcheck.outputs.html_report import report_from_clip, report_from_json
+    from formcheck.api import report_from_clip
+    from formcheck.outputs.html_report import report_from_json
 
     if not args.source.exists():
         raise InputError(f"{args.source} does not exist.")

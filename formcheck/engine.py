@@ -25,11 +25,11 @@ from typing import Callable
 import numpy as np
 
 from formcheck.analysis.gait import SceneryProbe
-from formcheck.analysis.pipeline import analyse_pose
 from formcheck.analysis.rules import Evidence
 from formcheck.config import Thresholds
 from formcheck.errors import NoPersonError
 from formcheck.outputs.report import Report, VideoRecord
+from formcheck.pipeline import analyse_pose
 from formcheck.pose import N_LANDMARKS, PoseEstimator, PoseSeries, hip_centre, select_runner, torso_length
 
 RESAMPLE_FPS = 30.0  # an irregular stream is judged on this uniform grid (see resample_uniform)

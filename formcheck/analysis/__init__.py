@@ -1,2 +1,1 @@
-"""Analysis, pure numpy: kinematics, foot contacts, stride time, gait, scenery motion, the rules, and the
-pipeline joining them."""
+"""Analysis, pure numpy: kinematics, foot contacts, stride time, gait, scenery motion and the rules."""

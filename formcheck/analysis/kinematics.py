@@ -188,20 +188,6 @@ def interior_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 
-def facing_sign(pose: PoseSeries) -> int:
-    """+1 if the runner faces image-right, -1 if image-left.
-
-    Votes of toe-ahead-of-heel over all frames (both feet) and nose-ahead-of-ears;
-    a median over the clip, never per frame (toe-heel flips in late swing).
-    """
-    xy = pose.xy
-    votes = [np.nanmedian(xy[:, P.LEFT_TOE, 0] - xy[:, P.LEFT_HEEL, 0]),
-             np.nanmedian(xy[:, P.RIGHT_TOE, 0] - xy[:, P.RIGHT_HEEL, 0]),
-             np.nanmedian(xy[:, P.NOSE, 0] - P.midpoint(xy, P.LEFT_EAR, P.RIGHT_EAR)[:, 0])]
-    total = np.nansum(np.sign(votes))
-    return 1 if total >= 0 else -1
-
-
 def near_side(pose: PoseSeries, facing: int) -> str:
     """Anatomical side facing the camera: facing image-right shows the right side."""
     vis = {s: np.nanmean(pose.visibility[:, [SIDE[s]["knee"], SIDE[s]["ankle"], SIDE[s]["elbow"]]])

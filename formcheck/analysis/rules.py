@@ -14,8 +14,8 @@ from formcheck import pose as P
 from formcheck.analysis.contacts import FEET, contact_times
 from formcheck.analysis.gait import Gait
 from formcheck.analysis.kinematics import SIDE, _runs
-from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds
+from formcheck.cues import CUES
 from formcheck.pose import PoseSeries
 
 PASS, CAUTION, FAIL, UNKNOWN = "pass", "caution", "fail", "unknown"

@@ -15,7 +15,6 @@ from formcheck.app.webrtc import LiveHolder, has_server_runtime, patch_ice_for_t
 from formcheck.errors import FormcheckError
 from formcheck.outputs.report import score_text
 
-
 INTRO = ("Put the camera side-on to the treadmill, whole body in view, then press **START**. "
          "Each new camera frame gets the pose and a traffic light per cue, judged on the last "
          "10 seconds (the same analysis as for clips); frames that arrive while one is being "

@@ -15,8 +15,8 @@ from formcheck.app.settings import Settings
 from formcheck.app.state import Jump, app_state
 from formcheck.app.verdicts import render_verdict
 from formcheck.coaching.coach import Coaching
-from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds
+from formcheck.cues import CUES
 from formcheck.errors import FormcheckError
 from formcheck.outputs import figures
 from formcheck.outputs.html_report import build_html

@@ -11,8 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from formcheck.app.state import THRESHOLD_RESET_KEY, reset_threshold_widgets, threshold_widget_key
-from formcheck.coaching.cues import editable_thresholds
 from formcheck.config import Thresholds, load_thresholds
+from formcheck.cues import editable_thresholds
 from formcheck.errors import ConfigError
 
 DEFAULT_MAX_DURATION_S = 180

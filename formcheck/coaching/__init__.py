@@ -1,1 +1,2 @@
-"""Coaching: one spec per cue, the coach's ranked fixes and plan, progress between sessions, interval timing."""
+"""Coaching: the coach's ranked fixes and plan, progress between sessions, interval timing (the cues' specs are
+formcheck.cues)."""

@@ -24,8 +24,8 @@ from formcheck import pose as P
 from formcheck.analysis.contacts import contact_times
 from formcheck.analysis.kinematics import SIDE, fps_of
 from formcheck.analysis.rules import CAUTION, FAIL, Evidence, Finding
-from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds
+from formcheck.cues import CUES
 
 MAX_FIXES = 3
 

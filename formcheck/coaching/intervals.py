@@ -85,7 +85,7 @@ def classify_window(pose: PoseSeries, near: str, leg_px: float) -> tuple[str, fl
         return "unknown", None
     if _is_standing(pose, leg_px):
         return "stand", None
-    facing = K.facing_sign(pose)
+    facing = pose.facing_sign()
     gait = analyse_gait(pose, facing, near, leg_px)
     if gait.direction not in ("backward", "forward") or gait.gait_type not in ("walk", "run"):
         return "unknown", None
@@ -102,7 +102,7 @@ def window_labels(pose: PoseSeries, window_s: float = 4.0, step_s: float = 0.5,
         t = pose.t_s
         if len(t) < 2:
             return []
-        facing = K.facing_sign(pose)
+        facing = pose.facing_sign()
         near = K.near_side(pose, facing)
         leg_px = K.leg_length_px(pose, near)
         if not np.isfinite(leg_px) or leg_px <= 0:
@@ -250,7 +250,7 @@ def refine(pose: PoseSeries, segments: list[Segment], search_s: float = 2.0, cle
         warnings.simplefilter("ignore", RuntimeWarning)
         if clean:
             pose = K.clean(pose)
-        near = K.near_side(pose, K.facing_sign(pose))
+        near = K.near_side(pose, pose.facing_sign())
         leg_px = K.leg_length_px(pose, near)
         if not np.isfinite(leg_px):
             return segments

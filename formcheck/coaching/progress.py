@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, replace
 
 from formcheck.analysis.rules import Finding
 from formcheck.coaching.coach import severity
-from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds
+from formcheck.cues import CUES
 
 BETTER, WORSE, SAME, NOT_COMPARABLE = "better", "worse", "about the same", "not comparable"
 STATUS_RANK = {"fail": 0, "caution": 1, "pass": 2}

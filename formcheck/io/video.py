@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from formcheck.errors import VideoError
-from formcheck.io.metadata import (DEFAULT_FPS, MAX_FPS, _REEXPORT, _ROTATE_CODES, _avi_frame_rate_missing,
+from formcheck.io.metadata import (_REEXPORT, _ROTATE_CODES, DEFAULT_FPS, MAX_FPS, _avi_frame_rate_missing,
                                    _check_readable_file, _fps_or_fallback, _frame_count, _quiet_opencv,
                                    _raw_stream_frame_rate, _rotation, _why_unreadable)
 

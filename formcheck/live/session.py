@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from formcheck import pose as P
-from formcheck.coaching.cues import CUES
 from formcheck.coaching.intervals import IntervalTimer, TimerState, activity_check
 from formcheck.config import Thresholds
+from formcheck.cues import CUES
 from formcheck.engine import Engine, Seen
 from formcheck.errors import NoPersonError
 from formcheck.outputs.render import TIMER_BAND_SHARE, draw_panel, draw_skeleton, draw_timer_banner, key_frame_still

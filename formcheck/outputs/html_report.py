@@ -19,8 +19,8 @@ import numpy as np
 
 from formcheck.analysis.rules import Finding
 from formcheck.coaching.coach import BEGINNER_PLAN, STRETCH_NOTE, Fix, plan_minutes, rank_fixes, session_guidance
-from formcheck.coaching.cues import CUES
 from formcheck.config import Thresholds
+from formcheck.cues import CUES
 from formcheck.errors import InputError
 from formcheck.outputs import figures
 from formcheck.outputs.report import atomic_write_text, score_text
@@ -359,29 +359,3 @@ def history_baseline() -> dict | None:
     except (FormcheckError, OSError):
         return None
     return entry["report"] if entry else None
-
-
-def report_from_clip(clip: str | Path, out_dir: str | Path | None = None, *, config: str | Path | None = None,
-                     slowmo: float = 1.0, model: str | Path | None = None, progress=None) -> Path:
-    """Analyse a clip and write its HTML report with key frames."""
-    from formcheck.api import analyze_with_evidence
-    from formcheck.config import load_thresholds
-
-    clip = Path(clip)
-    th = load_thresholds(config)
-    report, evidence = analyze_with_evidence(clip, thresholds=th, slowmo=slowmo, model=model, progress=progress)
-    d = report.to_dict()
-    t = evidence.pose.t_s
-    minutes = float(t[-1] - t[0]) / 60 if len(t) > 1 else 0.0
-    intervals = None
-    if minutes >= 1.0:  # a whole session rather than a short clip: show its intervals and its length
-        from formcheck.coaching.intervals import segment
-
-        intervals = [s.to_dict() for s in segment(evidence.pose, clean=False)]
-        if d.get("coaching"):
-            d["coaching"]["sessions"] = session_guidance(session_minutes=minutes)
-    frames = key_frames(clip, evidence, report.coaching.fixes if report.coaching else [], slowmo)
-    per_frame = {k: np.asarray(v).tolist() for k, v in report.per_frame.items()}
-    out = html_path(clip, out_dir)
-    atomic_write_text(out, build_html(d, per_frame, frames, th, intervals, baseline=history_baseline()))
-    return out

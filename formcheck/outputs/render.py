@@ -13,8 +13,8 @@ import numpy as np
 from formcheck import pose as P
 from formcheck.analysis.kinematics import SIDE
 from formcheck.analysis.rules import Evidence, Finding
-from formcheck.coaching.cues import CUES
 from formcheck.coaching.intervals import TimerState
+from formcheck.cues import CUES
 
 STATUS_BGR = {"pass": (80, 200, 60), "caution": (0, 190, 255), "fail": (60, 60, 230), "unknown": (160, 160, 160)}
 NEAR_BGR, FAR_BGR, TRUNK_BGR = (255, 220, 80), (150, 120, 60), (255, 255, 255)

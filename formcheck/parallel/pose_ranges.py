@@ -45,7 +45,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from formcheck.io.video import VideoFile
-from formcheck.parallel.board import LOCK_FRAMES, OPEN, _PEER_TIMEOUT_S, _Aborted, _Board, _fingerprint, _solo_board
+from formcheck.parallel.board import _PEER_TIMEOUT_S, LOCK_FRAMES, OPEN, _Aborted, _Board, _fingerprint, _solo_board
 from formcheck.parallel.processes import (MIN_PARALLEL_FRAMES, Progress, _context, _orphan_check, _peak_rss_kb, _Pool,
                                           _refuse_while_bootstrapping, _Reporter, worker_board, worker_count)
 from formcheck.parallel.seeks import _Seeks, key_frames

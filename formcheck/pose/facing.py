@@ -12,7 +12,6 @@ from itertools import islice
 
 import numpy as np
 
-from formcheck.analysis import kinematics as K
 from formcheck.io.video import VideoFile
 from formcheck.pose import PoseEstimator, select_runner
 
@@ -39,4 +38,4 @@ def faces_right(video: VideoFile, model=None) -> bool:
             if sum(len(p) > 0 for p in candidates) >= LOOKS:
                 break
     runner = select_runner(candidates, np.asarray(t_ms), np.asarray(index), info.width, info.height)
-    return bool(runner.detected.any()) and K.facing_sign(runner) > 0
+    return bool(runner.detected.any()) and runner.facing_sign() > 0

@@ -3,6 +3,7 @@ no runner was found), MediaPipe's landmark indices, and the body geometry comput
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -75,6 +76,20 @@ class PoseSeries:
     def torso_length(self) -> np.ndarray:
         """(T,) hip centre to shoulder centre, pixels."""
         return torso_length(self.xy)
+
+    def facing_sign(self) -> int:
+        """+1 if the runner faces image-right, -1 if image-left.
+
+        Votes of toe-ahead-of-heel over all frames (both feet) and nose-ahead-of-ears;
+        a median over the series, never per frame (toe-heel flips in late swing).
+        """
+        xy = self.xy
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a landmark never seen: that vote abstains
+            votes = [np.nanmedian(xy[:, LEFT_TOE, 0] - xy[:, LEFT_HEEL, 0]),
+                     np.nanmedian(xy[:, RIGHT_TOE, 0] - xy[:, RIGHT_HEEL, 0]),
+                     np.nanmedian(xy[:, NOSE, 0] - midpoint(xy, LEFT_EAR, RIGHT_EAR)[:, 0])]
+        return 1 if np.nansum(np.sign(votes)) >= 0 else -1
 
     def with_xy(self, xy: np.ndarray) -> "PoseSeries":
         return replace(self, xy=xy)

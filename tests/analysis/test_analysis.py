@@ -7,9 +7,9 @@ import pytest
 from support.landmark_gait import Gait2D, make_series
 
 from formcheck.analysis import kinematics as K
-from formcheck.analysis.pipeline import analyse_pose
 from formcheck.config import Thresholds
 from formcheck.outputs.report import VideoRecord
+from formcheck.pipeline import analyse_pose
 
 
 def analyse(**kw):

@@ -231,8 +231,8 @@ def _jpeg(grey: int) -> bytes:
 def _synthetic_report(**kw) -> dict:
     from support.landmark_gait import Gait2D, make_series
 
-    from formcheck.analysis.pipeline import analyse_pose
     from formcheck.outputs.report import VideoRecord
+    from formcheck.pipeline import analyse_pose
 
     return analyse_pose(make_series(Gait2D(fps=30.0, **kw)), VideoRecord(path="run.mp4"))[0].to_dict()
 

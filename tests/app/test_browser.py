@@ -363,7 +363,7 @@ def test_html_report_opens_offline_in_chromium_with_every_section(tmp_path):
     """The shareable report is one file: it must render in a browser with no network at all."""
     from playwright.sync_api import sync_playwright
 
-    from formcheck.outputs.html_report import report_from_clip
+    from formcheck.api import report_from_clip
 
     clip = SAMPLES / "straight_arms.mp4"
     page_path = report_from_clip(clip, tmp_path)

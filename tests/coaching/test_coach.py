@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from support.landmark_gait import Gait2D, make_series
 
-from formcheck.analysis.pipeline import analyse_pose
 from formcheck.analysis.rules import RULES, Finding
 from formcheck.coaching.coach import MAX_FIXES, coach, plan_minutes, rank_fixes, session_guidance
-from formcheck.coaching.cues import CUES
+from formcheck.cues import CUES
 from formcheck.outputs.report import VideoRecord
+from formcheck.pipeline import analyse_pose
 
 
 def analysed(**kw):

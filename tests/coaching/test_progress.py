@@ -9,11 +9,11 @@ import pytest
 from support.landmark_gait import Gait2D, make_series
 from support.paths import SAMPLES
 
-from formcheck.analysis.pipeline import analyse_pose
 from formcheck.analysis.rules import Finding
 from formcheck.coaching.progress import (BETTER, NOT_COMPARABLE, SAME, WORSE, baseline_checks, compare_sessions,
                                          cue_verdict, improvement_summary, step_length_leg)
 from formcheck.outputs.report import VideoRecord
+from formcheck.pipeline import analyse_pose
 
 
 def analysed(**kw) -> dict:

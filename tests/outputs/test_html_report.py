@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from support.landmark_gait import Gait2D, make_series
 
-from formcheck.analysis.pipeline import analyse_pose
 from formcheck.cli import main
 from formcheck.outputs.html_report import SECTIONS, build_html, html_path, key_frames, report_from_json
 from formcheck.outputs.report import VideoRecord
+from formcheck.pipeline import analyse_pose
 
 
 @pytest.fixture(autouse=True)

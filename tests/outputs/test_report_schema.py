@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 from support.landmark_gait import Gait2D, make_series
 
-from formcheck.analysis.pipeline import analyse_pose
 from formcheck.outputs.report import (SCHEMA_PATH, SCHEMA_VERSION, ContactRecord, Metrics, MetricSummary, Report,
                                       RunnerRecord, VideoRecord)
+from formcheck.pipeline import analyse_pose
 
 
 @pytest.fixture(scope="module")

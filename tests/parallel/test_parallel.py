@@ -15,7 +15,6 @@ import pytest
 from support.paths import TWO_PEOPLE
 
 from formcheck import parallel
-from formcheck.analysis.pipeline import analyse_pose
 from formcheck.errors import OutputError, VideoError
 from formcheck.io.video import VideoFile
 from formcheck.io.writer import H264Writer
@@ -23,6 +22,7 @@ from formcheck.outputs.report import VideoRecord
 from formcheck.parallel import pose_ranges, processes, render
 from formcheck.parallel.board import OPEN, _Board
 from formcheck.parallel.seeks import _Seeks
+from formcheck.pipeline import analyse_pose
 from formcheck.pose import LEFT_ANKLE, LEFT_HIP, RIGHT_ANKLE, RIGHT_HIP
 
 

@@ -1,6 +1,6 @@
 """One description per coaching cue: what every part of formcheck knows about it.
 
-Rules (rules.py) measure and judge; everything else about a cue lives here and is read by
+Rules (analysis/rules.py) measure and judge; everything else about a cue lives here and is read by
 the rules, coaching, progress, the video panel, the live check and the app: its title and
 unit, the body part a fix works on, whether it counts toward the score, whether it is shown
 on the video and live, which landmarks it reads, its advice and drill, how far outside its

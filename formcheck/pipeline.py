@@ -1,4 +1,4 @@
-"""Pose series in, Report out: kinematics -> gait -> rules -> report (pure, no I/O)."""
+"""Pose series in, Report out: kinematics -> gait -> rules -> coaching -> report (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def analyse_pose(raw: PoseSeries, video: VideoRecord, thresholds: Thresholds | N
 def _analyse(raw: PoseSeries, video: VideoRecord, thresholds: Thresholds,
              scenery: SceneryProbe | None) -> tuple[Report, Evidence]:
     pose = K.clean(raw)
-    facing = K.facing_sign(pose)
+    facing = pose.facing_sign()
     near = K.near_side(pose, facing)
     leg_px = K.leg_length_px(pose, near)
     gait = analyse_gait(pose, facing, near, leg_px, scenery)
