@@ -114,6 +114,16 @@ def _riff_chunk(data: bytes, chunk_id: bytes) -> bytes | None:
     return next((payload for kind, payload in _riff_items(data) if kind == chunk_id), None)
 
 
+def file_key(path: Path) -> tuple[str, int, int] | None:
+    """The file's identity for caching what was read from it: path, size and modification time
+    (None if it cannot be stat'ed); a replaced or rewritten file gets a new key."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return str(Path(path).resolve()), st.st_size, st.st_mtime_ns
+
+
 def _frame_count(reported: float) -> int | None:
     """The container's frame count, or None when it is missing or nonsense."""
     if math.isfinite(reported) and 0 < reported < _MAX_FRAME_COUNT:

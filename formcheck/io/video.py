@@ -19,13 +19,15 @@ import numpy as np
 from formcheck.errors import VideoError
 from formcheck.io.metadata import (_REEXPORT, _ROTATE_CODES, DEFAULT_FPS, MAX_FPS, _avi_frame_rate_missing,
                                    _check_readable_file, _fps_or_fallback, _frame_count, _quiet_opencv,
-                                   _raw_stream_frame_rate, _rotation, _why_unreadable)
+                                   _raw_stream_frame_rate, _rotation, _why_unreadable, file_key)
 
 # OpenCV's bundled FFmpeg prints decoder chatter ("moov atom not found", "partial file") to
 # stderr; users get one VideoError sentence instead. Only fatal messages unless overridden.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "0")
 
 MAX_GAP_MS = 10_000.0  # a longer jump between consecutive frames means broken timestamps
+_COUNTED: dict[tuple[str, int, int], int] = {}  # file_key -> frames, for files whose metadata has no count
+_COUNTED_KEPT = 16
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class VideoFile:
         fps, fps_source = self._frame_rate(cap)
         frames = _frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         if frames is None:
-            frames = self._count_frames()
+            frames = self._counted_frames()
         return VideoInfo(
             path=str(self.path),
             fps=fps,
@@ -207,6 +209,18 @@ class VideoFile:
         # timed on the fallback grid, so frame times agree with info.fps.
         self._trust_pts = step_ms is None or step_plausible
         return _fps_or_fallback(reported, step_ms), "container" if step_plausible else "assumed"
+
+    def _counted_frames(self) -> int:
+        """The frame count of a file whose metadata has none, counted once per file and process:
+        an analysis opens the clip many times (ranges, scenery, key frames, drawing)."""
+        key = file_key(self.path)
+        if key is None:
+            return self._count_frames()
+        if key not in _COUNTED:
+            if len(_COUNTED) >= _COUNTED_KEPT:
+                _COUNTED.pop(next(iter(_COUNTED)))
+            _COUNTED[key] = self._count_frames()
+        return _COUNTED[key]
 
     def _count_frames(self) -> int:
         """Decode the whole file once (grab skips the BGR conversion) when metadata has no count."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import bisect
+import functools
 
 import av
+
+from formcheck.io.metadata import file_key
 
 
 class _Seeks:
@@ -29,7 +32,19 @@ class _Seeks:
 
 
 def key_frames(path) -> list[int] | None:
-    """Indices (display order) of the key frames of a file, read from its packets; None if unknown."""
+    """Indices (display order) of the key frames of a file, read from its packets; None if unknown.
+    Read once per file and process (the pose and the drawing both plan their ranges on them)."""
+    file = file_key(path)
+    keys = _key_frames_of(file) if file else _read_key_frames(path)
+    return None if keys is None else list(keys)
+
+
+@functools.lru_cache(maxsize=8)
+def _key_frames_of(file: tuple[str, int, int]) -> tuple[int, ...] | None:
+    return _read_key_frames(file[0])
+
+
+def _read_key_frames(path) -> tuple[int, ...] | None:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -37,4 +52,4 @@ def key_frames(path) -> list[int] | None:
                              if pkt.pts is not None and pkt.size)
     except (av.FFmpegError, OSError, IndexError, ValueError):
         return None
-    return [i for i, (_, key) in enumerate(packets) if key]
+    return tuple(i for i, (_, key) in enumerate(packets) if key)

@@ -241,6 +241,21 @@ def test_stream_without_timestamps_or_frame_count(tmp_path: Path) -> None:
     assert [round(float(f.bgr[-1, -1].mean()) / 20) for f in frames] == [5, 6, 7]
 
 
+def test_a_file_without_a_frame_count_is_counted_once_and_again_when_it_changes(tmp_path: Path, monkeypatch) -> None:
+    """An analysis opens its clip many times; counting means decoding the whole file, so it is done
+    once per file, and a file rewritten in place (another upload of the same name) is counted anew."""
+    counts = []
+    count = VideoFile._count_frames
+    monkeypatch.setattr(VideoFile, "_count_frames", lambda self: counts.append(self.path) or count(self))
+    path = make_clip(tmp_path / "raw.h264", n=12, fmt="h264")
+    assert [probe(path).frames for _ in range(3)] == [12, 12, 12]
+    with VideoFile(path, start=5) as clip:
+        assert [f.index for f in clip] == list(range(5, 12))
+    assert len(counts) == 1
+    make_clip(path, n=7, fmt="h264")
+    assert probe(path).frames == 7 and len(counts) == 2
+
+
 def test_raw_stream_is_timed_at_the_rate_it_states(tmp_path: Path) -> None:
     """A raw 60 fps .h264 (no container): FFmpeg says 25 fps, the stream's own header says 60.
     Timed at 25 fps, every time and the cadence would be 2.4x off."""
