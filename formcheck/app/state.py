@@ -21,6 +21,7 @@ import streamlit as st
 
 from formcheck.app.clip_analysis import Result
 from formcheck.app.webrtc import LiveHolder
+from formcheck.outputs.report import Report
 
 T = TypeVar("T")
 THRESHOLD_RESET_KEY = "th_reset"
@@ -62,7 +63,7 @@ class Jump(NamedTuple):
 
 
 class LiveSummary(NamedTuple):
-    report: object | None  # formcheck.Report; None when the session was too short
+    report: Report | None  # None when the session was too short
     message: str | None
 
 
