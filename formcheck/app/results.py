@@ -16,7 +16,6 @@ from formcheck.app.state import Jump, app_state
 from formcheck.app.verdicts import render_verdict
 from formcheck.coaching.coach import Coaching
 from formcheck.config import Thresholds
-from formcheck.cues import CUES
 from formcheck.errors import FormcheckError
 from formcheck.outputs import figures
 from formcheck.outputs.html_report import build_html
@@ -156,11 +155,7 @@ def figure_pngs(result: Result, th: Thresholds) -> list[tuple[str, bytes]]:
     """The plots as PNG bytes, drawn once per result and thresholds (reruns reuse them)."""
     key = repr(th)
     if key not in result.figures:
-        report = result.report
-        verdicts = [figures.Verdict(f.title, f.status, CUES[f.id].scored) for f in report.rules]
-        contacts = [c.to_dict() for c in report.contacts]  # figures read the JSON form, as the HTML report does
-        drawn = figures.report_figures(report.per_frame, contacts, verdicts, report.score,
-                                       report.cadence_spm, th)
+        drawn = figures.report_figures(result.report.to_dict(), result.report.per_frame, th)
         result.figures = {key: [(name, figures.png(fig)) for name, fig in drawn]}  # only the latest thresholds
     return result.figures[key]
 

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from formcheck.config import Thresholds
+from formcheck.cues import CUES
 from formcheck.outputs.report import score_text
 
 STATUS_HEX = {"pass": "#2e9e44", "caution": "#e69500", "fail": "#d33c3c", "unknown": "#8a8a8a"}
@@ -148,12 +149,14 @@ def score(verdicts: list[Verdict], score_value: int | None) -> Figure:
     return fig
 
 
-def report_figures(per_frame: dict, contacts: list[dict], verdicts: list[Verdict], score_value: int | None,
-                   cadence_spm: float | None, th: Thresholds) -> list[tuple[str, Figure]]:
-    """Every plot of one report that has data to show, named."""
+def report_figures(report: dict, per_frame: dict, th: Thresholds) -> list[tuple[str, Figure]]:
+    """Every plot of one report (its JSON form, as written or read back) that has data to show, named."""
+    contacts = report.get("contacts", [])
+    verdicts = [Verdict(r["title"], r["status"], CUES[r["id"]].scored if r["id"] in CUES else False)
+                for r in report.get("rules", [])]
     figs = [("trunk_lean", trunk_lean(per_frame, th)), ("elbow", elbow(per_frame, th)),
-            ("feet", feet(per_frame, contacts)), ("cadence", cadence(contacts, th, cadence_spm)),
-            ("score", score(verdicts, score_value))]
+            ("feet", feet(per_frame, contacts)), ("cadence", cadence(contacts, th, report.get("cadence_spm"))),
+            ("score", score(verdicts, report.get("score")))]
     return [(name, fig) for name, fig in figs if fig is not None]
 
 

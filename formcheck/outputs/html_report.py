@@ -20,7 +20,6 @@ import numpy as np
 from formcheck.analysis.rules import Finding
 from formcheck.coaching.coach import BEGINNER_PLAN, STRETCH_NOTE, Fix, plan_minutes, rank_fixes, session_guidance
 from formcheck.config import Thresholds
-from formcheck.cues import CUES
 from formcheck.errors import InputError
 from formcheck.outputs import figures
 from formcheck.outputs.report import atomic_write_text, score_text
@@ -253,10 +252,7 @@ def _dur(seconds: float) -> str:
 
 def _plots(per_frame: dict, report: dict, th: Thresholds) -> str:
     """The app's plots of this report, inline."""
-    verdicts = [figures.Verdict(r["title"], r["status"], CUES[r["id"]].scored if r["id"] in CUES else False)
-                for r in report.get("rules", [])]
-    drawn = figures.report_figures(per_frame, report.get("contacts", []), verdicts, report.get("score"),
-                                   report.get("cadence_spm"), th) if per_frame else []
+    drawn = figures.report_figures(report, per_frame, th) if per_frame else []
     body = "".join(_img(figures.png(fig, dpi=90), _PLOT_ALT[name]) for name, fig in drawn) or \
         '<p class="muted">No per-frame data (the CSV next to the JSON report was not found).</p>'
     return _section("plots", "Over time", body)
