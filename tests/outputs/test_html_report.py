@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import cv2
@@ -10,6 +11,7 @@ import pytest
 from support.landmark_gait import Gait2D, make_series
 
 from formcheck.cli import main
+from formcheck.io.writer import H264Writer
 from formcheck.outputs.html_report import SECTIONS, build_html, html_path, key_frames, report_from_json
 from formcheck.outputs.report import VideoRecord
 from formcheck.pipeline import analyse_pose
@@ -93,13 +95,15 @@ def test_html_path_names():
 
 def test_key_frames_from_a_video_show_the_skeleton(tmp_path):
     g = Gait2D(fps=30.0, duration_s=4.0, elbow_deg=160.0)
-    pose = make_series(g)
-    report, ev = analyse_pose(pose, VideoRecord(path="run.avi"))
-    clip = tmp_path / "run.avi"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (pose.width, pose.height))
-    for _ in range(len(pose)):
-        writer.write(np.zeros((pose.height, pose.width, 3), np.uint8))
-    writer.release()
+    wide = make_series(g)
+    left = np.nanmin(wide.xy[..., 0]) - 50  # a picture 640 wide, the runner in it: quick to encode
+    width = max(640, int(np.nanmax(wide.xy[..., 0] - left)))
+    pose = dataclasses.replace(wide.with_xy(wide.xy - [left, 0]), width=width)
+    report, ev = analyse_pose(pose, VideoRecord(path="run.mp4"))
+    clip = tmp_path / "run.mp4"
+    with H264Writer(clip, fps=30.0, width=pose.width, height=pose.height) as writer:
+        for _ in range(len(pose)):
+            writer.write(np.zeros((pose.height, pose.width, 3), np.uint8))
     frames = key_frames(clip, ev, report.coaching.fixes)
     assert frames
     caption, png = frames[0]
