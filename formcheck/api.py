@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -66,20 +67,37 @@ def analyze_with_evidence(path: str | Path, out_dir: str | Path | None = None, *
 
 def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, progress,
                   fps: float | None = None) -> tuple[Report, Evidence]:
+    libraries = threading.Thread(target=_import_analysis_libraries, name="formcheck-imports", daemon=True)
+
+    def look() -> bool:  # then, while the pose runs, the analysis libraries are imported
+        mirror = faces_right(video, model)
+        libraries.start()
+        return mirror
+
     with VideoFile(path, slowmo=slowmo, fps=fps) as video:
         info = video.info
         # all cores when it pays (one landmarker per process); the plain sequential loop otherwise
         # the facing look runs while the worker processes start up
-        people = find_people(video, model, progress, mirror=lambda: faces_right(video, model))
+        people = find_people(video, model, progress, mirror=look)
         time_scale = video.slowmo  # the slow-motion factor and any --fps correction
     if not any(len(found) for found in people.found):
         raise NoPersonError(f"No person was found in {path.name}. Film the runner side-on "
                             "with the whole body in view and good light.")
+    if libraries.is_alive():
+        libraries.join()
     engine = Engine(thresholds)  # the live check's engine, fed the frames the workers read
     for found, t_ms, index in zip(people.found, people.t_ms, people.index):
         engine.take(found, t_ms, index, people.width, people.height)
     return engine.finish(VideoRecord(**info.to_dict(), slowmo=slowmo),
                          scenery=lambda pose, leg_px: scenery_speed(path, pose, leg_px, time_scale))
+
+
+def _import_analysis_libraries() -> None:
+    """The analysis needs scipy.signal, which takes seconds to import. Imported while the pose
+    runs, it costs a share of two busy cores instead of a wait once the poses are in (a later
+    import of the same module waits for this one)."""
+    import scipy.ndimage  # noqa: F401
+    import scipy.signal  # noqa: F401
 
 
 def _write_outputs(report: Report, evidence: Evidence, path: Path, out_dir, outputs: Outputs, slowmo: float,

@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -96,13 +96,17 @@ def _open_capture(path: Path) -> cv2.VideoCapture:
     return cap
 
 
-def _read(cap: cv2.VideoCapture) -> tuple[np.ndarray, float] | None:
-    """Next frame and its own timestamp (POS_MSEC after read = that frame's pts), or None at the end."""
+def _read(cap: cv2.VideoCapture, picture: bool = True) -> tuple[np.ndarray | None, float] | None:
+    """Next frame and its own timestamp (POS_MSEC after read = that frame's pts), or None at the end.
+    Without ``picture`` the frame is decoded (the next ones need it) but not converted: no picture."""
     try:
-        ok, bgr = cap.read()
+        if picture:
+            ok, bgr = cap.read()
+        else:
+            ok, bgr = cap.grab(), None
     except cv2.error:  # damaged data: end the clip quietly, as for a truncated file
         return None
-    if not ok or bgr is None:
+    if not ok or (picture and bgr is None):
         return None
     return bgr, cap.get(cv2.CAP_PROP_POS_MSEC)
 
@@ -274,6 +278,11 @@ class VideoFile:
         return abs(pos_ms - self._origin_ms - self.start * frame_ms) <= frame_ms / 2
 
     def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def frames(self, wanted: Callable[[int], bool] | None = None) -> Iterator[Frame]:
+        """The frames in order; with ``wanted``, only those whose index it accepts (the first
+        always): the others are decoded but never converted to pictures, which is cheaper."""
         # Without stop/max_frames read to the real end: metadata counts can be short or long.
         last = self.stop  # exclusive
         if self.max_frames is not None:
@@ -287,11 +296,12 @@ class VideoFile:
         while current is not None:
             bgr, pos_ms = current
             t_ms = timeline.at(index, pos_ms - self._origin_ms)
-            yield Frame(index=index, t_ms=t_ms * self.slowmo, bgr=self._upright(bgr))
+            if bgr is not None:
+                yield Frame(index=index, t_ms=t_ms * self.slowmo, bgr=self._upright(bgr))
             index += 1
             if last is not None and index >= last:
                 return  # stop before decoding a frame nobody asked for
-            current = _read(self._require_open())
+            current = _read(self._require_open(), picture=wanted is None or wanted(index))
 
     def close(self) -> None:
         if self._cap is not None:

@@ -127,6 +127,18 @@ def test_start_stop_keeps_absolute_index_time_and_picture(treadmill_frames) -> N
         assert np.array_equal(thumb(f.bgr), treadmill_frames[f.index][3])
 
 
+@needs_clips
+def test_only_wanted_frames_come_out_each_with_its_own_time_and_picture(treadmill_frames) -> None:
+    """The scenery check skips most frames: the ones it asks for are the frames a full read gives."""
+    wanted = {200, 201, 260, 261, 299}
+    with VideoFile(TREADMILL, start=200, stop=300) as clip:
+        frames = list(clip.frames(wanted.__contains__))
+    assert [f.index for f in frames] == sorted(wanted)
+    for f in frames:
+        assert f.t_ms == pytest.approx(treadmill_frames[f.index][1], abs=0.5)
+        assert np.array_equal(thumb(f.bgr), treadmill_frames[f.index][3])
+
+
 def test_max_frames_and_stop_count_from_start(tmp_path: Path) -> None:
     path = make_clip(tmp_path / "clip.mp4", n=12)
     with VideoFile(path, start=6, max_frames=3) as clip:
