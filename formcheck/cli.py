@@ -15,6 +15,7 @@ from pathlib import Path
 
 from formcheck.errors import FormcheckError, InputError, OutputError
 from formcheck.io.metadata import MAX_FPS
+from formcheck.parallel import stop_helper_processes
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -144,6 +145,13 @@ def _report(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    finally:
+        stop_helper_processes()  # the workers' fork server: nothing of the command outlives it
+
+
+def _run(argv: list[str] | None) -> int:
     args = _build_parser().parse_args(argv)
     if args.debug:
         os.environ["FORMCHECK_NATIVE_LOGS"] = "show"  # read by native_logs, also in the pose workers

@@ -86,3 +86,34 @@ def test_live_without_a_camera_exits_2_with_one_line():
     assert result.returncode == 2
     assert_one_clean_line(result.stderr)
     assert "camera" in result.stderr.lower()
+
+
+def _session_processes(session: int) -> list[str]:
+    """The state of every process still in ``session`` (a command's workers and their fork server)."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session:
+                found.append(f"{entry}:{fields[0]}")
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_nothing_of_an_analysis_is_left_running_when_the_command_returns(tmp_path):
+    """The clip is long enough for worker processes: they and their fork server are gone too."""
+    from support.paths import TREADMILL
+
+    proc = subprocess.Popen([sys.executable, "-m", "formcheck.cli", "analyze", str(TREADMILL), "--no-video",
+                             "--out-dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert _session_processes(proc.pid) == []

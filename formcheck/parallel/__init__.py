@@ -8,7 +8,8 @@
 """
 
 from formcheck.parallel.pose_ranges import People, estimate_clip, find_people
-from formcheck.parallel.processes import available_cpus, worker_count
+from formcheck.parallel.processes import available_cpus, stop_helper_processes, worker_count
 from formcheck.parallel.render import render_video
 
-__all__ = ["People", "available_cpus", "estimate_clip", "find_people", "render_video", "worker_count"]
+__all__ = ["People", "available_cpus", "estimate_clip", "find_people", "render_video", "stop_helper_processes",
+           "worker_count"]

@@ -9,6 +9,7 @@ runs what is missing itself.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -101,6 +102,17 @@ def _orphan_check():
             raise _Aborted
 
     return check
+
+
+def stop_helper_processes() -> None:
+    """Stop the fork server and the resource tracker that multiprocessing leaves running, and
+    wait until they have exited, so that nothing of a command outlives it. The next analysis in
+    this process starts them again."""
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        with contextlib.suppress(Exception):
+            helper._stop()  # private, but the only call that waits for them (CPython's own tests use it)
 
 
 _MAIN_ENV = "_FORMCHECK_PARENT_MAIN"
