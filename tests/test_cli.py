@@ -108,10 +108,10 @@ def _session_processes(session: int) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_nothing_of_an_analysis_is_left_running_when_the_command_returns(tmp_path):
-    """The clip is long enough for worker processes: they and their fork server are gone too."""
+    """The clip is long enough for worker processes (pose and video): they and their fork server are gone too."""
     from support.paths import TREADMILL
 
-    proc = subprocess.Popen([sys.executable, "-m", "formcheck.cli", "analyze", str(TREADMILL), "--no-video",
+    proc = subprocess.Popen([sys.executable, "-m", "formcheck.cli", "analyze", str(TREADMILL),
                              "--out-dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     _, err = proc.communicate(timeout=600)

@@ -110,6 +110,8 @@ def stop_helper_processes() -> None:
     this process starts them again."""
     from multiprocessing import forkserver, resource_tracker
 
+    while _EXITING:  # idle workers still starting up, then exiting
+        _EXITING.pop().join(timeout=_PEER_TIMEOUT_S)
     for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
         with contextlib.suppress(Exception):
             helper._stop()  # private, but the only call that waits for them (CPython's own tests use it)
@@ -247,7 +249,12 @@ class _Pool:
             if self.executor is not None:
                 self.executor.shutdown(wait=True, cancel_futures=True)
 
-        threading.Thread(target=finish, name="formcheck-pool-exit", daemon=True).start()
+        exiting = threading.Thread(target=finish, name="formcheck-pool-exit", daemon=True)
+        exiting.start()
+        _EXITING.append(exiting)
+
+
+_EXITING: list[threading.Thread] = []  # pools whose workers are still exiting (see stop_helper_processes)
 
 
 def _refuse_while_bootstrapping() -> None:
