@@ -394,7 +394,7 @@ PROFILE_CODE = textwrap.dedent("""
         setattr(owner, name, wrapper)
     real_find = api.find_people
     api.find_people = lambda *a, **k: real_find(*a, stats=stats, **k)
-    for owner, name, key in ((api, "first_look", "look"), (api, "find_people", "pose"),
+    for owner, name, key in ((api, "faces_right", "look"), (api, "find_people", "pose"),
                              (api, "scenery_speed", "scenery"), (engine.Engine, "finish", "analysis"),
                              (api, "write_annotated_video", "video")):
         timed(owner, name, key)
@@ -417,7 +417,7 @@ def log_profile(log, name: str, prof: dict) -> None:
     look, pose = sp.get("look", 0.0), sp.get("pose", 0.0)
     scenery = sp.get("scenery", 0.0)
     rows = [("start-up (interpreter, imports)", sp["import"]),
-            ("first look (facing, people in view; workers start meanwhile)", look),
+            ("facing look (workers start up meanwhile)", look),
             ("pose over the clip, all participants, after the look", pose - look),
             ("analysis (cleaning, gait, rules, coaching)", sp.get("analysis", 0.0) - scenery),
             ("scenery motion (camera vs treadmill)", scenery),
