@@ -11,8 +11,6 @@ camera beside a treadmill moves runner and scenery together, or only shakes them
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import cv2
 import numpy as np
 
@@ -82,21 +80,15 @@ def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) ->
     first, last = int(pose.frame_index[seen[0]]), int(pose.frame_index[seen[-1]])
     every = max(2, (last - first) // SAMPLE_PAIRS)
     starts = list(range(first, last, every))  # each pair: frames k and k + 1
-    halves = [starts[:len(starts) // 2], starts[len(starts) // 2:]]
-
-    def pairs_of(ks: list[int]) -> list:
-        return _pairs(path, slowmo, ks, last + 1, lambda a, b: _pair_speeds(a, b, pose, row_of, leg_px, hip_speed))
-
     try:
-        with ThreadPoolExecutor(len(halves)) as pool:  # OpenCV decodes and tracks without the GIL
-            pairs = [pair for half in pool.map(pairs_of, halves) for pair in half]
+        pairs = _pairs(path, slowmo, starts, lambda a, b: _pair_speeds(a, b, pose, row_of, leg_px, hip_speed))
     except VideoError:
         return None
     everywhere, ground = (_one_way_speed([p[k] for p in pairs if p is not None]) for k in (0, 1))
     return ground if ground else everywhere
 
 
-def _pairs(path, slowmo: float, starts: list[int], stop: int, speeds) -> list:
+def _pairs(path, slowmo: float, starts: list[int], speeds) -> list:
     """``speeds(a, b)`` for each pair of frames k, k + 1 with k in ``starts`` (ascending), read
     in one pass; the frames between pairs are decoded but not converted."""
     if not starts:
@@ -104,7 +96,7 @@ def _pairs(path, slowmo: float, starts: list[int], stop: int, speeds) -> list:
     firsts = set(starts)
     wanted = firsts | {k + 1 for k in starts}
     out, previous = [], None
-    with VideoFile(path, slowmo=slowmo, start=starts[0], stop=min(starts[-1] + 2, stop)) as video:
+    with VideoFile(path, slowmo=slowmo, start=starts[0], stop=starts[-1] + 2) as video:
         for frame in video.frames(wanted.__contains__):
             if previous is not None and previous.index in firsts and frame.index == previous.index + 1:
                 out.append(speeds(previous, frame))

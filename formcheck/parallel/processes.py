@@ -251,7 +251,7 @@ class _Pool:
 
         exiting = threading.Thread(target=finish, name="formcheck-pool-exit", daemon=True)
         exiting.start()
-        _EXITING.append(exiting)
+        _EXITING[:] = [t for t in _EXITING if t.is_alive()] + [exiting]
 
 
 _EXITING: list[threading.Thread] = []  # pools whose workers are still exiting (see stop_helper_processes)
