@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -89,9 +91,15 @@ def test_live_without_a_camera_exits_2_with_one_line():
 
 
 def _session_processes(session: int) -> list[str]:
-    """The state of every process still in ``session`` (a command's workers and their fork server)."""
-    import os
+    """Processes still running in ``session`` (a command's workers, their fork server), after a second's grace
+    for multiprocessing's resource tracker, which exits when it sees the command's end."""
+    deadline = time.monotonic() + 1.0
+    while (running := _running_in(session)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return running
 
+
+def _running_in(session: int) -> list[str]:
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -100,7 +108,7 @@ def _session_processes(session: int) -> list[str]:
                     fields = f.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[3]) == session:
+            if int(fields[3]) == session and fields[0] != "Z":  # a zombie has exited
                 found.append(f"{entry}:{fields[0]}")
     return found
 

@@ -105,16 +105,16 @@ def _orphan_check():
 
 
 def stop_helper_processes() -> None:
-    """Stop the fork server and the resource tracker that multiprocessing leaves running, and
-    wait until they have exited, so that nothing of a command outlives it. The next analysis in
-    this process starts them again."""
-    from multiprocessing import forkserver, resource_tracker
+    """Wait for workers still exiting, then stop the workers' fork server and wait for it, so that
+    nothing of a command outlives it. (The resource tracker is left to exit with this process: it
+    must outlive the boards' locks, which are released at interpreter exit.) The next analysis in
+    this process starts the fork server again."""
+    from multiprocessing import forkserver
 
     while _EXITING:  # idle workers still starting up, then exiting
         _EXITING.pop().join(timeout=_PEER_TIMEOUT_S)
-    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
-        with contextlib.suppress(Exception):
-            helper._stop()  # private, but the only call that waits for them (CPython's own tests use it)
+    with contextlib.suppress(Exception):
+        forkserver._forkserver._stop()  # private, but the only call that waits for it (CPython's tests use it)
 
 
 _MAIN_ENV = "_FORMCHECK_PARENT_MAIN"
