@@ -362,17 +362,25 @@ def cold(path: Path, reps: int = 1, kinds=("plain", "analyse", "annotate")) -> d
 
 
 def _session_processes(sid: int) -> list[int]:
-    """Processes still in the session the command was started in (its workers, a fork server)."""
-    time.sleep(0.2)
+    """Processes still running in the session the command was started in (its workers, a fork
+    server), after a second's grace for multiprocessing's resource tracker, which exits on its own."""
+    deadline = time.monotonic() + 1.0
+    while (left := _running_in(sid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def _running_in(sid: int) -> list[int]:
     left = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[3]) == sid:
-                        left.append(int(entry))
-            except (OSError, IndexError, ValueError):
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
                 continue
+            if int(fields[3]) == sid and fields[0] != "Z":  # a zombie has exited
+                left.append(int(entry))
     return left
 
 
