@@ -38,6 +38,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # test material: what a command left running
+from support.processes import still_running  # noqa: E402
+
 VIDEOS = ROOT.parent / "shared" / "videos"
 TREADMILL = VIDEOS / "treadmill_forward_male_side.mp4"
 LANDSCAPE = VIDEOS / "overground_two_people_sports2d_demo.mp4"
@@ -355,33 +358,10 @@ def cold(path: Path, reps: int = 1, kinds=("plain", "analyse", "annotate")) -> d
                 out[kind].append(time.perf_counter() - t)
                 if proc.returncode:
                     raise RuntimeError(f"{kind} failed: {err[-2000:]!r}")
-                left = _session_processes(proc.pid)
+                left = still_running(proc.pid)
                 if left:
                     raise RuntimeError(f"{kind}: {len(left)} processes still running after the command returned")
     return out
-
-
-def _session_processes(sid: int) -> list[int]:
-    """Processes still running in the session the command was started in (its workers, a fork
-    server), after a second's grace for multiprocessing's resource tracker, which exits on its own."""
-    deadline = time.monotonic() + 1.0
-    while (left := _running_in(sid)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
-
-
-def _running_in(sid: int) -> list[int]:
-    left = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":  # a zombie has exited
-                left.append(int(entry))
-    return left
 
 
 PROFILE_CODE = textwrap.dedent("""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -90,38 +88,16 @@ def test_live_without_a_camera_exits_2_with_one_line():
     assert "camera" in result.stderr.lower()
 
 
-def _session_processes(session: int) -> list[str]:
-    """Processes still running in ``session`` (a command's workers, their fork server), after a second's grace
-    for multiprocessing's resource tracker, which exits when it sees the command's end."""
-    deadline = time.monotonic() + 1.0
-    while (running := _running_in(session)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return running
-
-
-def _running_in(session: int) -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == session and fields[0] != "Z":  # a zombie has exited
-                found.append(f"{entry}:{fields[0]}")
-    return found
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_nothing_of_an_analysis_is_left_running_when_the_command_returns(tmp_path):
     """The clip is long enough for worker processes (pose and video): they and their fork server are gone too."""
     from support.paths import TREADMILL
+    from support.processes import still_running
 
     proc = subprocess.Popen([sys.executable, "-m", "formcheck.cli", "analyze", str(TREADMILL),
                              "--out-dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
-    assert _session_processes(proc.pid) == []
+    assert still_running(proc.pid) == []
