@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from formcheck.errors import FormcheckError, InputError, OutputError
-from formcheck.io.metadata import MAX_FPS
+from formcheck.io.video import check_time_scale
 from formcheck.parallel import stop_helper_processes
 
 
@@ -91,13 +91,13 @@ def _prepare_out_dir(folder: Path) -> None:
         raise OutputError(f"Cannot write to the output folder '{folder}': {reason}") from exc
 
 
+_TIME_OPTIONS = ("--slowmo", "--fps")
+
+
 def _analyze(args) -> int:
     from formcheck.api import Outputs, analyze
 
-    if args.slowmo <= 0:
-        raise InputError("--slowmo must be a positive number (capture fps / playback fps).")
-    if args.fps is not None and not 0 < args.fps <= MAX_FPS:
-        raise InputError(f"--fps must be the clip's frame rate, a number above 0 and at most {MAX_FPS:g}.")
+    check_time_scale(args.slowmo, args.fps, _TIME_OPTIONS)
     if args.out_dir:
         _prepare_out_dir(args.out_dir)
     elif args.clip.is_file():
@@ -136,8 +136,7 @@ def _report(args) -> int:
     if args.source.suffix.lower() == ".json":
         out = report_from_json(args.source, args.out_dir)
     else:
-        if args.slowmo <= 0:
-            raise InputError("--slowmo must be a positive number (capture fps / playback fps).")
+        check_time_scale(args.slowmo, names=_TIME_OPTIONS)
         out = report_from_clip(args.source, args.out_dir, config=args.config, slowmo=args.slowmo, model=args.model,
                                progress=_progress_printer(not args.quiet and sys.stderr.isatty()))
     print(f"wrote report: {out}")

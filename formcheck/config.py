@@ -10,6 +10,7 @@ A TOML file may set any field, e.g.::
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -50,19 +51,44 @@ class Thresholds:
     contact_time_range: tuple[float, float] = (0.12, 0.45)
 
 
+MAX_CONFIG_BYTES = 64 * 1024  # a thresholds file is a few hundred bytes
+
+
 def load_thresholds(path: str | Path | None = None, **overrides) -> Thresholds:
-    """Defaults, then the TOML file's ``[thresholds]`` table, then keyword overrides."""
+    """Defaults, then the TOML file's ``[thresholds]`` table, then keyword overrides.
+
+    Anything else (not a table, unknown names, strings, nan, a pair out of order, a value outside
+    the range the app's widget offers) is a ``ConfigError`` naming the file and the field."""
     values: dict = {}
     if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"Config file {path} does not exist.") from exc
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
-        values.update(data.get("thresholds", data))
+        values.update(_thresholds_table(_read_toml(Path(path)), str(path)))
     values.update(overrides)
     return _build(values, source=str(path or "overrides"))
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"Config file {path} is larger than {MAX_CONFIG_BYTES // 1024} KB; "
+                              "a thresholds file is a few lines.")
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Config file {path} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"Config file {path} is a folder, not a TOML file.") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
+    except RecursionError as exc:  # absurdly deep nesting
+        raise ConfigError(f"Config file {path} is nested too deeply to be a thresholds file.") from exc
+
+
+def _thresholds_table(data: dict, source: str) -> dict:
+    """The ``[thresholds]`` table, or the top level when the file has none."""
+    table = data.get("thresholds", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"In {source}, 'thresholds' must be a table ([thresholds] with one name = value "
+                          f"per line), not {type(table).__name__}.")
+    return table
 
 
 def _build(values: dict, source: str) -> Thresholds:
@@ -71,15 +97,42 @@ def _build(values: dict, source: str) -> Thresholds:
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"Unknown threshold '{key}' in {source}; known ones: {', '.join(known)}.")
-        default = getattr(Thresholds, key)
-        try:
-            clean[key] = tuple(float(v) for v in value) if isinstance(default, tuple) else float(value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"Threshold '{key}' in {source} must be a number"
-                              f"{' pair' if isinstance(default, tuple) else ''}, not {value!r}.") from exc
-        if isinstance(default, tuple) and len(clean[key]) != 2:
-            raise ConfigError(f"Threshold '{key}' in {source} must be a pair [low, high].")
+        clean[key] = _value(key, value, isinstance(getattr(Thresholds, key), tuple), source)
     return Thresholds(**clean)
+
+
+def _value(key: str, value, pair: bool, source: str) -> float | tuple[float, float]:
+    """One threshold, checked: finite numbers (not strings or booleans), a pair low <= high, and
+    within the range the app's widget for it offers (so a file never breaks the sidebar)."""
+    what = "a number pair [low, high]" if pair else "a number"
+    items = list(value) if pair and isinstance(value, (list, tuple)) else [value]
+    if (pair and len(items) != 2) or not all(_is_number(v) for v in items):
+        raise ConfigError(f"Threshold '{key}' in {source} must be {what}, not {_shown(value)}.")
+    numbers = tuple(float(v) for v in items)
+    if not all(math.isfinite(v) for v in numbers):
+        raise ConfigError(f"Threshold '{key}' in {source} must be finite, not {_shown(value)}.")
+    if pair and numbers[0] > numbers[1]:
+        raise ConfigError(f"Threshold '{key}' in {source} must be [low, high] with low <= high, not {_shown(value)}.")
+    limits = _widget_range(key)
+    if limits and not all(limits[0] <= v <= limits[1] for v in numbers):
+        raise ConfigError(f"Threshold '{key}' in {source} must be between {limits[0]:g} and {limits[1]:g}, "
+                          f"not {_shown(value)}.")
+    return numbers if pair else numbers[0]
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _widget_range(key: str) -> tuple[float, float] | None:
+    from formcheck.cues import editable_thresholds  # cues reads Thresholds: imported late
+
+    return next(((e.low, e.high) for e in editable_thresholds() if e.name == key), None)
 
 
 def as_dict(thresholds: Thresholds) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,9 @@ import pytest
 from formcheck.config import load_thresholds
 from formcheck.errors import ConfigError, ModelError
 from formcheck.pose.model import find_model
+from support.paths import SAMPLES
+
+SAMPLE = SAMPLES / "heel_strike.mp4"
 
 
 def run_cli(*args, env=None):
@@ -21,6 +25,7 @@ def assert_one_clean_line(stderr: str):
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr
     assert lines[0].startswith("formcheck: ") and "Traceback" not in stderr
+    return lines[0]
 
 
 def test_not_a_video_exits_2_with_one_line(tmp_path):
@@ -71,14 +76,46 @@ def test_config_file_overrides_thresholds(tmp_path):
     assert th.cadence_pass == 175 and th.elbow_pass == (75.0, 105.0)
 
 
-@pytest.mark.parametrize("text, message", [("[thresholds]\nno_such = 1\n", "Unknown threshold"),
-                                           ("[thresholds]\ncadence_pass = 'fast'\n", "must be a number"),
-                                           ("cadence_pass = = 3", "not valid TOML")])
+BAD_CONFIGS = [("[thresholds]\nno_such = 1\n", "Unknown threshold"),
+               ("[thresholds]\ncadence_pass = 'fast'\n", "must be a number"),
+               ("[thresholds]\ncadence_pass = '175'\n", "must be a number"),  # no silent string to number
+               ("[thresholds]\ncadence_pass = true\n", "must be a number"),
+               ("cadence_pass = = 3", "not valid TOML"),
+               ("thresholds = 5\n", "must be a table"),
+               ("thresholds = [1, 2]\n", "must be a table"),
+               ("[thresholds]\ncadence_pass = nan\n", "must be finite"),
+               ("[thresholds]\ntrunk_range_pass = inf\n", "must be finite"),
+               ("[thresholds]\nelbow_pass = [110, 70]\n", "low <= high"),
+               ("[thresholds]\nelbow_pass = [70, 90, 110]\n", "number pair"),
+               ("[thresholds]\nelbow_pass = [[70], [110]]\n", "number pair"),
+               ("[thresholds]\ncadence_pass = 5000\n", "between 100 and 240"),  # beyond the app's widget
+               ("[thresholds.cadence_pass]\nx = 1\n", "must be a number"),
+               ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply|not valid TOML"),
+               ("# " + "x" * 70_000 + "\n", "larger than")]
+
+
+@pytest.mark.parametrize("text, message", BAD_CONFIGS)
 def test_bad_config_gives_a_clear_error(tmp_path, text, message):
     cfg = tmp_path / "bad.toml"
     cfg.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_thresholds(cfg)
+
+
+@pytest.mark.parametrize("text, message", [BAD_CONFIGS[5], BAD_CONFIGS[7], BAD_CONFIGS[12]])
+def test_bad_config_exits_2_with_one_line(tmp_path, text, message):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    result = run_cli("analyze", SAMPLE, "--config", cfg, "--no-video", "--out-dir", tmp_path)
+    assert result.returncode == 2 and re.search(message, assert_one_clean_line(result.stderr))
+
+
+@pytest.mark.parametrize("option, value", [("--slowmo", "nan"), ("--slowmo", "inf"), ("--slowmo", "0"),
+                                           ("--slowmo", "-2")])
+def test_impossible_slow_motion_factor_exits_2_with_one_line(tmp_path, option, value):
+    for command in (["analyze", SAMPLE, "--no-video"], ["report", SAMPLE]):
+        result = run_cli(*command, option, value, "--out-dir", tmp_path)
+        assert result.returncode == 2 and "--slowmo must be a positive number" in assert_one_clean_line(result.stderr)
 
 
 def test_live_without_a_camera_exits_2_with_one_line():

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from formcheck.errors import VideoError
+from formcheck.errors import InputError, VideoError
 from formcheck.io.metadata import (_REEXPORT, _ROTATE_CODES, DEFAULT_FPS, MAX_FPS, _avi_frame_rate_missing,
                                    _check_readable_file, _fps_or_fallback, _frame_count, _quiet_opencv,
                                    _raw_stream_frame_rate, _rotation, _why_unreadable, file_key)
@@ -111,6 +111,17 @@ def _read(cap: cv2.VideoCapture, picture: bool = True) -> tuple[np.ndarray | Non
     return bgr, cap.get(cv2.CAP_PROP_POS_MSEC)
 
 
+def check_time_scale(slowmo: float, fps: float | None = None, names: tuple[str, str] = ("The slow-motion factor",
+                                                                                    "The frame rate")) -> None:
+    """InputError for a slow-motion factor or frame rate no clip can have (nan, inf, 0, negative);
+    ``names`` are what the user set them as (the CLI's options, say)."""
+    if not (isinstance(slowmo, (int, float)) and math.isfinite(slowmo) and slowmo > 0):
+        raise InputError(f"{names[0]} must be a positive number (capture fps / playback fps), not {slowmo!r}.")
+    if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise InputError(f"{names[1]} must be the clip's frame rate, a number above 0 and at most {MAX_FPS:g}, "
+                         f"not {fps!r}.")
+
+
 class VideoFile:
     """Upright, timestamped frames of a video file; a context manager and an iterable of Frame.
 
@@ -130,10 +141,7 @@ class VideoFile:
         stop: int | None = None,
         fps: float | None = None,
     ) -> None:
-        if not (math.isfinite(slowmo) and slowmo > 0):
-            raise ValueError(f"slowmo must be a positive number, got {slowmo!r}")
-        if fps is not None and not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
-            raise ValueError(f"fps must be a number of frames per second in (0, {MAX_FPS:g}], got {fps!r}")
+        check_time_scale(slowmo, fps)
         if start < 0 or (stop is not None and stop < start) or (max_frames is not None and max_frames < 0):
             raise ValueError(f"invalid frame range start={start} stop={stop} max_frames={max_frames}")
         self.path = Path(path)

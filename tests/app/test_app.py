@@ -121,6 +121,20 @@ def test_bad_thresholds_toml_is_reported_in_the_sidebar():
     assert cadence.value == 175
 
 
+@pytest.mark.parametrize("toml", [b"thresholds = 5\n", b"[thresholds]\ncadence_pass = 5000\n",
+                                  b"[thresholds]\nelbow_pass = [110, 70]\n", b"[thresholds]\ncadence_pass = nan\n",
+                                  b"[thresholds]\nelbow_pass = ['a', 'b']\n", b"x = " + b"[" * 3000 + b"]" * 3000,
+                                  b"\xff\xfe not text"])
+def test_hostile_thresholds_toml_gives_an_error_and_keeps_the_defaults(toml):
+    """Values the widgets cannot show used to break the whole page; now the file is refused, the page stays."""
+    at = new_app().run()
+    at.sidebar.file_uploader(key="thresholds_toml").set_value(("coach.toml", toml, "application/toml")).run()
+    assert not at.exception
+    assert any("coach.toml" in e.value for e in at.sidebar.error)
+    cadence = [w for w in at.sidebar.number_input if w.label.startswith("Cadence, pass")][0]
+    assert cadence.value == 170  # the default, not the file's
+
+
 def test_units_from_height_and_belt_speed():
     from formcheck.outputs.steps import unit_lines
 
