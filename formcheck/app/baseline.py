@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from formcheck.app.state import app_state
+from formcheck.app.text import plain
 from formcheck.errors import FormcheckError
 
 
@@ -27,7 +28,7 @@ def show_baseline(report: dict, history_id: int | None, key_prefix: str = "res")
 
     error = app_state.take_baseline_error()
     if error:
-        st.error(error)
+        st.error(plain(error))
     try:
         base = history.History().baseline()
     except FormcheckError:
@@ -54,4 +55,4 @@ def show_baseline(report: dict, history_id: int | None, key_prefix: str = "res")
     for c in checks:
         show = st.success if c.ok else st.warning if c.ok is False else st.info
         show(f"**{c.title}**: {c.message}")
-    st.caption(f"Baseline: session #{base['id']}, {base['source']}.")
+    st.caption(f"Baseline: session #{base['id']}, {plain(base['source'])}.")

@@ -6,6 +6,7 @@ No rendering here, so tests and scripts can call it directly.
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -74,9 +75,17 @@ def analyse_clip(path: Path, settings: Settings, progress=None, source: str | No
     video = Path(outputs["video"]) if outputs.get("video") else None
     return Result(key="", source=source or path.name, report=report, workdir=workdir,
                   video_path=video if video and video.exists() else None,
-                  json_text=Path(outputs["json"]).read_text(encoding="utf-8"),
+                  json_text=shareable_json(report, source or path.name),
                   csv_bytes=Path(outputs["csv"]).read_bytes(), elapsed_s=time.monotonic() - t0,
                   key_frames=session_key_frames(path, evidence, report, settings.slowmo))
+
+
+def shareable_json(report, source: str) -> str:
+    """The JSON report a visitor downloads: the clip and outputs by name, never the server's folders."""
+    d = report.to_dict()
+    d["video"]["path"] = source
+    d["outputs"] = {kind: Path(out).name for kind, out in d["outputs"].items()}
+    return json.dumps(d, indent=2)
 
 
 def session_key_frames(path: Path, evidence, report, slowmo: float) -> list[tuple[str, bytes]]:

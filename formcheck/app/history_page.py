@@ -8,6 +8,7 @@ import streamlit as st
 
 from formcheck.app.baseline import show_baseline
 from formcheck.app.errors import show_unexpected
+from formcheck.app.text import plain
 from formcheck.app.verdicts import format_value, render_verdict
 from formcheck.errors import FormcheckError
 from formcheck.outputs import figures
@@ -22,9 +23,9 @@ def history_tab() -> None:
         sessions = store.list_sessions()
         baseline_id = store.baseline_id()
     except FormcheckError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
-    st.caption(f"History file: {store.path}")
+    st.caption(f"History file: {plain(store.path)}")
     if not sessions:
         st.info("No sessions yet. Analyse a clip or run a live check; results are saved here.")
         return
@@ -83,7 +84,7 @@ def _one_session(store, labels: dict[int, str]) -> None:
     if not entry:
         return
     rep = entry["report"]
-    st.markdown(f"**{entry['source']}**: {rep.get('direction')} {rep.get('gait_type')}, "
+    st.markdown(f"**{plain(entry['source'])}**: {rep.get('direction')} {rep.get('gait_type')}, "
                 f"score {score_text(rep.get('score'))}")
     show_baseline(rep, chosen, key_prefix="hist")
     for rule in rep.get("rules", []):
@@ -134,7 +135,7 @@ def show_comparison(store, before_id: int, after_id: int) -> None:
     cols = st.columns(2)
     for col, entry, label in ((cols[0], before, "Before"), (cols[1], after, "After")):
         with col:
-            st.markdown(f"**{label}: #{entry['id']} {entry['source']}** ({entry['created_at'][:10]})")
+            st.markdown(f"**{label}: #{entry['id']} {plain(entry['source'])}** ({entry['created_at'][:10]})")
             show_key_frames(store.key_frames(entry["id"]))
 
 

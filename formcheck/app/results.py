@@ -13,6 +13,7 @@ from formcheck.app.clip_analysis import Result
 from formcheck.app.errors import show_unexpected
 from formcheck.app.settings import Settings
 from formcheck.app.state import Jump, app_state
+from formcheck.app.text import plain
 from formcheck.app.verdicts import render_verdict
 from formcheck.coaching.coach import Coaching
 from formcheck.config import Thresholds
@@ -49,7 +50,7 @@ def show_results(result: Result, settings: Settings) -> None:
 
 def _headline(result: Result, settings: Settings) -> None:
     report = result.report
-    st.subheader(f"{result.source}: {report.direction} {report.gait_type}, {report.setting}")
+    st.subheader(f"{plain(result.source)}: {report.direction} {report.gait_type}, {report.setting}")
     cols = st.columns(4)
     cols[0].metric("Score", score_text(report.score))
     cols[1].metric("Cadence", f"{report.cadence_spm:.0f} steps/min" if report.cadence_spm else "–")
@@ -66,7 +67,7 @@ def _headline(result: Result, settings: Settings) -> None:
     for w in report.warnings:
         st.caption(f"Note: {w}")
     if result.history_error:
-        st.warning(f"Not saved to history: {result.history_error}")
+        st.warning(f"Not saved to history: {plain(result.history_error)}")
 
 
 def _video_and_verdicts(result: Result, rules: list[dict]) -> None:

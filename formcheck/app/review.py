@@ -13,6 +13,7 @@ from formcheck.app.progress import ProgressDisplay
 from formcheck.app.results import show_results
 from formcheck.app.settings import Settings
 from formcheck.app.state import app_state
+from formcheck.app.text import plain
 from formcheck.app.turns import Turns
 from formcheck.errors import FormcheckError
 
@@ -66,7 +67,7 @@ def review_clip(path: Path, source: str, settings: Settings, sha: str | None = N
         show_results(result, settings)
         return result
     except FormcheckError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
     except Exception as exc:  # noqa: BLE001 - the app must keep serving
         show_unexpected(exc, f"analysing {source}")
     return None

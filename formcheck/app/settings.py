@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from formcheck.app.state import THRESHOLD_RESET_KEY, reset_threshold_widgets, threshold_widget_key
+from formcheck.app.text import plain
 from formcheck.config import Thresholds, load_thresholds
 from formcheck.cues import editable_thresholds
 from formcheck.errors import ConfigError
@@ -68,7 +69,7 @@ def _threshold_settings() -> tuple[Thresholds, str | None]:
             base = load_thresholds_bytes(data, toml.name)
         except ConfigError as exc:
             error = str(exc)
-            st.error(error)
+            st.error(plain(error))
     overrides = {}
     for editable in editable_thresholds():
         name, label, lo, hi = editable.name, editable.label, editable.low, editable.high
@@ -89,7 +90,7 @@ def _threshold_settings() -> tuple[Thresholds, str | None]:
         return (load_thresholds_bytes(toml.getvalue(), toml.name, **overrides) if toml is not None and not error
                 else load_thresholds(None, **overrides)), error
     except ConfigError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return base, str(exc)
 
 

@@ -14,6 +14,7 @@ from formcheck.app.errors import show_unexpected
 from formcheck.app.review import review_clip
 from formcheck.app.settings import Settings
 from formcheck.app.state import ActiveClip, SavedUpload, app_state
+from formcheck.app.text import plain
 from formcheck.errors import FormcheckError, InputError
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
@@ -99,7 +100,7 @@ def handle_upload(name: str, size: int, data, settings: Settings, file_id: str |
             saved[file_id or name] = SavedUpload(str(path), file_sha(path))
         entry = saved[file_id or name]
     except FormcheckError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return None
     except Exception as exc:  # noqa: BLE001
         show_unexpected(exc, f"reading {name}")

@@ -237,7 +237,8 @@ def _sessions(coaching: dict, intervals: list[dict] | None) -> str:
         minutes = plan.get("minutes")
         body += (f"<h3>{_e(plan.get('title', 'Plan'))}</h3><p>{_e(plan.get('note', ''))}</p>"
                  f"<table><tr><th>activity</th><th>time</th></tr>{rows}</table>"
-                 + (f'<p class="muted">About {minutes[0]}-{minutes[1]} minutes in all.</p>' if minutes else ""))
+                 + (f'<p class="muted">About {_num(minutes[0], 0)}-{_num(minutes[1], 0)} minutes in all.</p>'
+                   if minutes else ""))
     if intervals:
         rows = "".join(f"<tr><td>{_num(i['start_s'], 1)}-{_num(i['end_s'], 1)} s</td><td>{_e(i['label'])}</td>"
                        f"<td>{_num(i.get('cadence_spm'), 0)}</td></tr>" for i in intervals)
@@ -333,14 +334,20 @@ def report_from_json(json_path: str | Path, out_dir: str | Path | None = None) -
     json_path = Path(json_path)
     try:
         report = json.loads(json_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(f"{json_path.name} is not a formcheck JSON report: {exc}.") from exc
     if not isinstance(report, dict) or "rules" not in report:
         raise InputError(f"{json_path.name} is not a formcheck JSON report (no 'rules').")
     csv_path = json_path.with_suffix(".csv")
     per_frame = read_csv_columns(csv_path) if csv_path.exists() else {}
+    try:
+        page = build_html(report, per_frame, baseline=history_baseline())
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        # a file edited by hand or by another program: a field of the wrong shape
+        raise InputError(f"{json_path.name} is not a formcheck JSON report as 'analyze' writes it "
+                         f"(a field has the wrong type: {type(exc).__name__}).") from exc
     out = html_path(json_path, out_dir)
-    atomic_write_text(out, build_html(report, per_frame, baseline=history_baseline()))
+    atomic_write_text(out, page)
     return out
 
 

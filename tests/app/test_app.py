@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from support.paths import ROOT, TREADMILL
 
@@ -28,8 +30,13 @@ def new_app(timeout: float = 60):
     return AppTest.from_file(str(APP), default_timeout=timeout)
 
 
+def unescaped(markdown: str) -> str:
+    """What a reader sees of Markdown the app escaped (``plain``): the text without its backslashes."""
+    return re.sub(r"\\(.)", r"\1", str(markdown))
+
+
 def texts(at) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "success", "subheader")
+    parts = [unescaped(e.value) for kind in ("markdown", "caption", "error", "warning", "info", "success", "subheader")
              for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
 
@@ -113,7 +120,7 @@ def test_bad_thresholds_toml_is_reported_in_the_sidebar():
     at.sidebar.file_uploader(key="thresholds_toml").set_value(
         ("mine.toml", b"[thresholds]\ncadence_pass = 'fast'\n", "application/toml")).run()
     assert not at.exception
-    assert any("cadence_pass" in e.value and "mine.toml" in e.value for e in at.sidebar.error)
+    assert any("cadence_pass" in unescaped(e.value) and "mine.toml" in unescaped(e.value) for e in at.sidebar.error)
     good = b"[thresholds]\ncadence_pass = 175\n"
     at.sidebar.file_uploader(key="thresholds_toml").set_value(("mine.toml", good, "application/toml")).run()
     assert not at.sidebar.error
@@ -130,7 +137,7 @@ def test_hostile_thresholds_toml_gives_an_error_and_keeps_the_defaults(toml):
     at = new_app().run()
     at.sidebar.file_uploader(key="thresholds_toml").set_value(("coach.toml", toml, "application/toml")).run()
     assert not at.exception
-    assert any("coach.toml" in e.value for e in at.sidebar.error)
+    assert any("coach.toml" in unescaped(e.value) for e in at.sidebar.error)
     cadence = [w for w in at.sidebar.number_input if w.label.startswith("Cadence, pass")][0]
     assert cadence.value == 170  # the default, not the file's
 
@@ -311,3 +318,31 @@ def test_mark_a_forward_session_as_baseline_and_see_backward_sessions_against_it
     assert "slower than your 165 forwards" in warned and "not shorter than your" in warned
     # a backward session offers no baseline button
     assert not [b for b in at.button if b.key and "_baseline_" in b.key]
+
+
+def test_a_hostile_clip_name_shows_as_plain_text_in_the_shared_history():
+    """The History tab is shared by a team: a file name is text, never a link or an image in others' pages."""
+    from formcheck.outputs.history import History
+
+    name = "[win a prize](http://evil.example) ![x](http://evil.example/x.png) :red[boo] <b>x</b>.mp4"
+    History().save(_synthetic_report(), name)
+    at = new_app().run()
+    shown = [e.value for e in at.markdown if "win a prize" in e.value]
+    assert shown and all("](http" not in v and "![" not in v and ":red[" not in v and "<b>" not in v for v in shown)
+    assert any(name in unescaped(v) for v in shown)  # and the reader still sees the name as it is
+
+
+def test_the_downloaded_json_names_the_clip_not_the_servers_folders():
+    import json
+
+    from support.landmark_gait import Gait2D, make_series
+
+    from formcheck.app.clip_analysis import shareable_json
+    from formcheck.outputs.report import VideoRecord
+    from formcheck.pipeline import analyse_pose
+
+    report = analyse_pose(make_series(Gait2D(fps=30.0)), VideoRecord(path="/tmp/formcheck-upload-x1/run.mp4"))[0]
+    report.outputs = {"json": "/tmp/formcheck-app-y2/run.formcheck.json"}
+    text = shareable_json(report, "run.mp4")
+    assert "/tmp" not in text
+    assert json.loads(text)["video"]["path"] == "run.mp4"

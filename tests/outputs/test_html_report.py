@@ -182,3 +182,51 @@ def test_jpeg_key_frames_are_embedded_as_jpeg():
     ok, data = cv2.imencode(".jpg", np.full((30, 40, 3), 100, np.uint8))
     page = build_html(analysed()[0].to_dict(), frames=[("still", data.tobytes())])
     assert page.count("data:image/jpeg;base64,") == 1
+
+
+POISON = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+
+
+def _poisoned(value, numbers: bool):
+    """Every string (and with ``numbers``, every number) of a report replaced by markup."""
+    if isinstance(value, dict):
+        return {k: _poisoned(v, numbers) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_poisoned(v, numbers) for v in value]
+    if isinstance(value, str) or (numbers and isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return POISON
+    return value
+
+
+class _Markup(__import__("html.parser").parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.handlers = set(), []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.handlers += [name for name, _ in attrs if name.startswith("on")]
+
+
+@pytest.mark.parametrize("numbers", [False, True, "plan minutes"], ids=["strings", "strings and numbers", "plan"])
+def test_a_poisoned_json_report_never_injects_markup(tmp_path, numbers, capsys):
+    """A coach opens a JSON someone shared: whatever its strings and numbers hold, the page runs no script.
+    A field of the wrong type is the user's to fix (exit 2, one line), never an internal error."""
+    import json
+
+    report, _ = analysed(elbow_deg=160.0, fps=30.0)
+    src = tmp_path / "shared.formcheck.json"
+    d = report.to_dict()
+    if numbers == "plan minutes":  # the one number printed as it came
+        d["coaching"]["plan"]["minutes"] = [POISON, POISON]
+    src.write_text(json.dumps(_poisoned(d, numbers is True)))
+    code = main(["report", str(src), "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    if code != 0:
+        assert numbers and code == 2 and "wrong type" in err and err.count("\n") == 1
+        return
+    page = html_path(src, tmp_path).read_text()
+    parser = _Markup()
+    parser.feed(page)
+    assert "script" not in parser.tags and parser.handlers == []
+    assert "<script" not in page and "&lt;script&gt;" in page
