@@ -152,11 +152,37 @@ def _check_readable_file(path: Path) -> None:
         raise VideoError(f"Cannot read '{path}': permission denied. Check the file's permissions.")
     if path.stat().st_size == 0:
         raise VideoError(f"Video file '{path}' is empty (0 bytes). Record or export the clip again.")
+    if _is_text(path):
+        raise VideoError(f"'{path}' is a text file (a playlist or a note, say), not a video. Pass the video clip "
+                         "itself, such as an MP4.")
     # FFmpeg happily opens a PNG/JPEG renamed .mp4 as a one-frame "video". The signature test
     # alone also claims MP4s with a damaged first box (the AVIF reader shares the ISO format),
     # so only an image OpenCV can actually decode counts as a still image.
     if path.suffix.lower() not in _MJPEG_SUFFIXES and cv2.haveImageReader(str(path)) and _decodes_as_image(path):
         raise VideoError(f"'{path}' is a still image, not a video. Pass a video clip such as an MP4.")
+
+
+_PLAYLIST_MAGIC = (b"ffconcat", b"#extm3u", b"<?xml", b"<mpd", b"file ", b"[playlist]")
+_TEXT_HEAD_BYTES = 4096
+
+
+def _is_text(path: Path) -> bool:
+    """A playlist (FFmpeg's concat, HLS, DASH) or any small text file. FFmpeg would follow a playlist to
+    the files it names, itself included, opening thousands of them: such files are never opened."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(_TEXT_HEAD_BYTES)
+    except OSError:
+        return False
+    if head.lstrip().lower().startswith(_PLAYLIST_MAGIC):
+        return True
+    if b"\0" in head or path.stat().st_size > (1 << 20):
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a multi-byte character cut at the end of the head is still text
+        return exc.start >= len(head) - 3
+    return True
 
 
 def _decodes_as_image(path: Path) -> bool:

@@ -25,6 +25,8 @@ from formcheck.io.metadata import (_REEXPORT, _ROTATE_CODES, DEFAULT_FPS, MAX_FP
 # stderr; users get one VideoError sentence instead. Only fatal messages unless overridden.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "0")
 
+MAX_FRAME_PIXELS = 7680 * 4320  # 8K UHD
+MAX_FRAME_SIDE = 8192
 MAX_GAP_MS = 10_000.0  # a longer jump between consecutive frames means broken timestamps
 _COUNTED: dict[tuple[str, int, int], int] = {}  # file_key -> frames, for files whose metadata has no count
 _COUNTED_KEPT = 16
@@ -92,8 +94,22 @@ def _open_capture(path: Path) -> cv2.VideoCapture:
     if not cap.isOpened():
         cap.release()
         raise VideoError(_why_unreadable(path))
+    try:
+        _check_frame_size(path, int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    except BaseException:
+        cap.release()
+        raise
     cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # the default in OpenCV 5; make it explicit
     return cap
+
+
+def _check_frame_size(path: Path, width: int, height: int) -> None:
+    """Refuse, before any frame is decoded, frames bigger than 8K: each would take hundreds of MB in
+    every process that reads the clip, and the model sees a 256-pixel picture anyway."""
+    if width * height > MAX_FRAME_PIXELS or max(width, height) > MAX_FRAME_SIDE:
+        raise VideoError(f"'{path.name}' has {width}x{height} frames; formcheck takes frames up to 8K "
+                         f"({MAX_FRAME_SIDE} pixels a side, {MAX_FRAME_PIXELS / 1e6:.0f} megapixels). "
+                         "Export the clip at 4K or less.")
 
 
 def _read(cap: cv2.VideoCapture, picture: bool = True) -> tuple[np.ndarray | None, float] | None:
@@ -120,6 +136,28 @@ def check_time_scale(slowmo: float, fps: float | None = None, names: tuple[str, 
     if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
         raise InputError(f"{names[1]} must be the clip's frame rate, a number above 0 and at most {MAX_FPS:g}, "
                          f"not {fps!r}.")
+
+
+MAX_COUNTED_FRAMES = 10_000_000  # hours even at 480 fps: a count that goes on is a hostile file
+
+
+def _count_packets(path: Path) -> int | None:
+    """The number of video packets (one per frame for every codec FFmpeg parses into frames), or None
+    when PyAV cannot demux the file. Stops at ``MAX_COUNTED_FRAMES``."""
+    import av
+
+    count = 0
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            for packet in container.demux(stream):
+                if packet.size:
+                    count += 1
+                    if count >= MAX_COUNTED_FRAMES:
+                        break
+    except (av.FFmpegError, OSError, IndexError, ValueError):
+        return None
+    return count
 
 
 class VideoFile:
@@ -235,7 +273,11 @@ class VideoFile:
         return _COUNTED[key]
 
     def _count_frames(self) -> int:
-        """Decode the whole file once (grab skips the BGR conversion) when metadata has no count."""
+        """The frames of a file whose metadata has no count: its video packets, counted without
+        decoding them; failing that, the whole file decoded once (grab skips the BGR conversion)."""
+        counted = _count_packets(self.path)
+        if counted is not None:
+            return counted
         self._reopen()
         cap = self._require_open()
         count = 0
@@ -291,12 +333,14 @@ class VideoFile:
     def frames(self, wanted: Callable[[int], bool] | None = None) -> Iterator[Frame]:
         """The frames in order; with ``wanted``, only those whose index it accepts (the first
         always): the others are decoded but never converted to pictures, which is cheaper."""
-        # Without stop/max_frames read to the real end: metadata counts can be short or long.
-        last = self.stop  # exclusive
+        # Without stop/max_frames read to the real end: metadata counts can be short or long, but
+        # not by half: a header that under-states the count cannot slip a longer clip past a limit.
+        last = self.info.frames + max(self.info.frames // 2, int(2 * self._file_fps))
+        if self.stop is not None:
+            last = min(last, self.stop)  # exclusive
         if self.max_frames is not None:
-            capped = self.start + self.max_frames
-            last = capped if last is None else min(last, capped)
-        if last is not None and last <= self.start:
+            last = min(last, self.start + self.max_frames)
+        if last <= self.start:
             return
         timeline = _Timeline(self._file_fps, trusted=self._trust_pts)
         current = self._first_of_range()
@@ -307,7 +351,7 @@ class VideoFile:
             if bgr is not None:
                 yield Frame(index=index, t_ms=t_ms * self.slowmo, bgr=self._upright(bgr))
             index += 1
-            if last is not None and index >= last:
+            if index >= last:
                 return  # stop before decoding a frame nobody asked for
             current = _read(self._require_open(), picture=wanted is None or wanted(index))
 

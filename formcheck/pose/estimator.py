@@ -59,7 +59,7 @@ class PoseEstimator:
         # VIDEO mode needs strictly increasing integer timestamps.
         ts = max(int(round(t_ms)), self._last_ts + 1)
         self._last_ts = ts
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(_model_sized(bgr), cv2.COLOR_BGR2RGB)
         if self.mirror:
             rgb = cv2.flip(rgb, 1)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
@@ -72,3 +72,18 @@ class PoseEstimator:
             people[..., 0] = w - people[..., 0]
             people = people[:, MIRROR_INDEX]
         return people
+
+
+MODEL_MAX_SIDE = 1920  # the model sees 256 pixels; bigger frames only cost converting and copying
+
+
+def _model_sized(bgr: np.ndarray) -> np.ndarray:
+    """A frame of at most ``MODEL_MAX_SIDE`` pixels a side, same aspect (landmarks are fractions of
+    the picture, so they map back to the full frame unchanged)."""
+    import cv2
+
+    h, w = bgr.shape[:2]
+    scale = MODEL_MAX_SIDE / max(h, w)
+    if scale >= 1.0:
+        return bgr
+    return cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)

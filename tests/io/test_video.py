@@ -320,7 +320,7 @@ def test_fps_fallbacks() -> None:
     [
         ("missing", "does not exist"),
         ("empty", "empty"),
-        ("text", "re-export"),
+        ("text", "text file"),
         ("random", "re-export"),
         ("image", "image"),
         ("audio", "audio"),
