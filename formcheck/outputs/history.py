@@ -13,8 +13,10 @@ go in their own table so a trend is one indexed query. Up to three small JPEG ke
 frames (skeleton drawn) per session make a before/after comparison visual, and one
 session can be marked as the runner's forward-running baseline.
 
-Schema 2 added the key frames and settings tables; a schema-1 file gains them the
-first time it is opened.
+Schema 2 added the key frames and settings tables, schema 3 the application id and WAL
+mode; an older file gains them the first time it is opened. The file is marked as formcheck's (SQLite's application id), kept
+in WAL mode (the app's readers never wait for a write) and deleted sessions are overwritten
+(secure_delete); another program's database is refused, never changed.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from typing import Iterator
 
 from formcheck.errors import InputError, OutputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KINDS = ("clip", "live")
 MAX_KEY_FRAMES = 3
 MAX_KEY_FRAME_BYTES = 200_000  # a 480 px JPEG is 30-60 kB; anything bigger is not a thumbnail
 BASELINE_KEY = "forward_baseline"
+APPLICATION_ID = 0x46434B48  # "FCKH" in the file's header: this file is a formcheck history
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -102,6 +105,8 @@ class History:
     """One history file. Cheap to create: every call opens and closes its own connection,
     so an instance can be shared between Streamlit reruns and threads."""
 
+    busy_timeout_s = 10.0  # how long a write waits for another writer before saying the file is busy
+
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path).expanduser() if path else default_path()
 
@@ -109,27 +114,38 @@ class History:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, timeout=10)
+            con = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
         except (OSError, sqlite3.Error) as exc:
             raise OutputError(f"Cannot open the history file {self.path}: {exc}. "
                               "Set FORMCHECK_HISTORY to a writable file path.") from exc
         try:
             con.row_factory = sqlite3.Row
             con.execute("PRAGMA foreign_keys = ON")
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise OutputError(f"The history file {self.path} was written by a newer formcheck "
-                                  f"(schema {version}); upgrade formcheck or use another file.")
-            if version < SCHEMA_VERSION:
-                con.executescript(_SCHEMA)
-                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            con.execute("PRAGMA secure_delete = ON")  # a deleted session's stills are overwritten, not left
+            self._prepare(con)
             with con:  # one transaction, committed on success
                 yield con
         except sqlite3.DatabaseError as exc:
-            raise OutputError(f"The history file {self.path} cannot be used ({exc}). "
-                              "Move it away to start a new history.") from exc
+            raise OutputError(_database_message(self.path, exc)) from exc
         finally:
             con.close()
+
+    def _prepare(self, con: sqlite3.Connection) -> None:
+        """Create or upgrade formcheck's tables; refuse a file that belongs to another program."""
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
+        if version > SCHEMA_VERSION and app_id in (0, APPLICATION_ID):
+            raise OutputError(f"The history file {self.path} was written by a newer formcheck "
+                              f"(schema {version}); upgrade formcheck or use another file.")
+        foreign = app_id not in (0, APPLICATION_ID) or (version == 0 and _tables(con))
+        if foreign:
+            raise OutputError(f"{self.path} is another program's database, not a formcheck history; it was left "
+                              "as it is. Set FORMCHECK_HISTORY to a new file path.")
+        if version < SCHEMA_VERSION:
+            con.execute("PRAGMA journal_mode = WAL")  # readers never wait for the server's writes
+            con.executescript(_SCHEMA)
+            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- writing -----------------------------------------------------------
 
@@ -198,7 +214,7 @@ class History:
                 "SELECT rule_id, title, status, value, unit FROM rule_results WHERE session_id = ? "
                 "ORDER BY rowid", (int(session_id),))]
         out = dict(row)
-        out["report"] = json.loads(out.pop("report_json"))
+        out["report"] = _report(out.pop("report_json"))
         out["rules"] = rules
         return out
 
@@ -260,6 +276,39 @@ class History:
             rows = con.execute("SELECT rule_id, title, MIN(rowid) AS first FROM rule_results "
                                "GROUP BY rule_id ORDER BY first").fetchall()
         return [(r["rule_id"], r["title"] or r["rule_id"]) for r in rows]
+
+
+def _tables(con: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+
+def _database_message(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """What went wrong with the history file, in words that say what to do: busy, full, read-only
+    and damaged files need different things."""
+    code = getattr(exc, "sqlite_errorname", "")
+    if code.startswith("SQLITE_BUSY") or code.startswith("SQLITE_LOCKED"):
+        return (f"The history file {path} is busy: another formcheck (or another program) is writing it. "
+                "Nothing was lost; try again in a moment.")
+    if code.startswith("SQLITE_FULL"):
+        return f"The disk holding the history file {path} is full. Free some space and try again."
+    if code.startswith("SQLITE_READONLY") or code.startswith("SQLITE_CANTOPEN") or code.startswith("SQLITE_PERM"):
+        return (f"The history file {path} cannot be written (read-only or no permission). "
+                "Set FORMCHECK_HISTORY to a file you can write.")
+    if code.startswith("SQLITE_IOERR"):
+        return f"The history file {path} could not be read or written ({exc}). Check the disk and try again."
+    if code.startswith("SQLITE_CORRUPT") or code.startswith("SQLITE_NOTADB"):
+        return (f"The history file {path} is damaged or not a database. Move it away to start a new history "
+                "(keep the old file: it may be recoverable with sqlite3's .recover).")
+    return f"The history file {path} cannot be used ({exc}). Check the file and try again."
+
+
+def _report(text: str) -> dict:
+    """A stored report; a row damaged outside formcheck reads as a report with nothing in it."""
+    try:
+        report = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return {"rules": [], "damaged": True}
+    return report if isinstance(report, dict) else {"rules": [], "damaged": True}
 
 
 def _checked_key_frames(frames: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:

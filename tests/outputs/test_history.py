@@ -211,3 +211,96 @@ def test_forward_baseline_is_marked_replaced_and_cleared(tmp_path):
     store.set_baseline(fwd)
     store.delete(fwd)
     assert store.baseline() is None  # deleting the baseline session unsets it
+
+
+def test_another_programs_database_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "contacts.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
+    con.execute("INSERT INTO contacts VALUES ('Ann', '123')")
+    con.commit()
+    con.close()
+    before = path.read_bytes()
+    with pytest.raises(OutputError, match="another program's database"):
+        History(path).save(fake_report(50, 170.0, 5.0), "a.mp4")
+    with pytest.raises(OutputError, match="another program's database"):
+        History(path).list_sessions()
+    assert path.read_bytes() == before
+
+
+def test_a_new_history_is_marked_as_formcheck_s_and_kept_in_wal_mode(tmp_path):
+    path = tmp_path / "h.sqlite"
+    History(path).save(fake_report(50, 170.0, 5.0), "a.mp4")
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("PRAGMA application_id").fetchone()[0] == 0x46434B48
+    con.close()
+
+
+def test_a_deleted_session_leaves_none_of_its_stills_in_the_file(tmp_path):
+    path = tmp_path / "h.sqlite"
+    store = History(path)
+    still = b"\xff\xd8\xff" + b"RUNNER-PRIVATE-PICTURE" * 100
+    sid = store.save(fake_report(50, 170.0, 5.0), "a.mp4", key_frames=[("k", still)])
+    store.save(fake_report(60, 172.0, 5.0), "b.mp4")
+    store.delete(sid)
+    leftovers = b"".join(p.read_bytes() for p in tmp_path.glob("h.sqlite*"))
+    assert b"RUNNER-PRIVATE-PICTURE" not in leftovers
+
+
+def test_a_locked_history_says_busy_and_loses_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "h.sqlite"
+    store = History(path)
+    store.save(fake_report(50, 170.0, 5.0), "a.mp4")
+    monkeypatch.setattr(History, "busy_timeout_s", 0.2)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(OutputError, match="busy.*Nothing was lost"):
+            store.save(fake_report(60, 172.0, 5.0), "b.mp4")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert [s["source"] for s in store.list_sessions()] == ["a.mp4"]
+
+
+def test_a_damaged_history_file_says_so_and_how_to_start_again(tmp_path):
+    path = tmp_path / "h.sqlite"
+    path.write_bytes(b"SQLite format 3\0" + b"\x13" * 4000)
+    with pytest.raises(OutputError, match="damaged or not a database. Move it away"):
+        History(path).list_sessions()
+
+
+def test_one_damaged_row_does_not_break_the_others_or_the_baseline(tmp_path):
+    path = tmp_path / "h.sqlite"
+    store = History(path)
+    fwd = store.save(fake_report(40, 165.0, 5.0, direction="forward"), "forward.mp4")
+    store.set_baseline(fwd)
+    bad = store.save(fake_report(60, 172.0, 5.0), "b.mp4")
+    con = sqlite3.connect(path)
+    con.execute("UPDATE sessions SET report_json = '{not json' WHERE id = ?", (bad,))
+    con.commit()
+    con.close()
+    assert store.get(bad)["report"]["rules"] == [] and store.get(bad)["report"]["damaged"]
+    assert store.baseline()["source"] == "forward.mp4"
+    assert len(store.list_sessions()) == 2
+
+
+def test_a_schema_2_history_is_marked_as_formcheck_s_and_keeps_its_sessions(tmp_path):
+    """Schema 2 files (before the application id) are formcheck's own: upgraded, not refused."""
+    from formcheck.outputs.history import _SCHEMA
+
+    path = tmp_path / "v2.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(_SCHEMA + "PRAGMA user_version = 2;")
+    con.execute("INSERT INTO sessions (created_at, source, kind, report_json) VALUES ('2026-01-01T08:00:00+00:00', "
+                "'old.mp4', 'clip', ?)", (json.dumps(fake_report(50, 160.0, 3.0)),))
+    con.commit()
+    con.close()
+    store = History(path)
+    assert [s["source"] for s in store.list_sessions()] == ["old.mp4"]
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA application_id").fetchone()[0] == 0x46434B48
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
