@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,11 @@ from formcheck.analysis.scenery import scenery_speed
 from formcheck.config import Thresholds, load_thresholds
 from formcheck.engine import Engine
 from formcheck.errors import NoPersonError
+from formcheck.io.files import part_path
 from formcheck.io.video import VideoFile
 from formcheck.io.writer import H264Writer
 from formcheck.outputs.render import ANNOTATED_VIDEO, Annotator
-from formcheck.outputs.report import Report, VideoRecord
+from formcheck.outputs.report import Report, VideoRecord, output_stem
 from formcheck.parallel import find_people, render_video
 from formcheck.pose.facing import faces_right
 
@@ -32,7 +34,7 @@ class Outputs:
 
 def output_paths(clip: Path, out_dir: Path | None) -> dict[str, Path]:
     folder = Path(out_dir) if out_dir else clip.parent
-    stem = clip.stem
+    stem = output_stem(clip)
     return {"video": folder / f"{stem}.formcheck.mp4", "json": folder / f"{stem}.formcheck.json",
             "csv": folder / f"{stem}.formcheck.csv"}
 
@@ -102,23 +104,25 @@ def _import_analysis_libraries() -> None:
 
 def _write_outputs(report: Report, evidence: Evidence, path: Path, out_dir, outputs: Outputs, slowmo: float,
                    progress) -> None:
-    """Write the outputs asked for, all or nothing: if one fails, the ones this run
-    already wrote are removed, so a folder never holds a mismatched set."""
+    """Write the outputs asked for, all or nothing: each goes to a part file beside its target,
+    and only once all are written are they renamed into place. A failure (a full disk, say)
+    leaves the previous run's outputs as they were, and no part files."""
     targets = output_paths(path, out_dir)
-    written: list[Path] = []
+    wanted = [kind for kind in ("video", "csv", "json") if getattr(outputs, kind)]
+    parts = {kind: part_path(targets[kind]) for kind in wanted}
+    report.outputs = {kind: str(targets[kind]) for kind in wanted}
     try:
         if outputs.video:
-            written.append(write_annotated_video(path, targets["video"], report, evidence, slowmo, progress))
-            report.outputs["video"] = str(targets["video"])
+            write_annotated_video(path, parts["video"], report, evidence, slowmo, progress)
         if outputs.csv:
-            written.append(report.write_csv(targets["csv"]))
-            report.outputs["csv"] = str(targets["csv"])
+            report.write_csv(parts["csv"])
         if outputs.json:
-            report.outputs["json"] = str(targets["json"])
-            written.append(report.write_json(targets["json"]))
+            report.write_json(parts["json"])
+        for kind in wanted:
+            os.replace(parts[kind], targets[kind])
     except BaseException:
-        for done in written:
-            done.unlink(missing_ok=True)
+        for part in parts.values():
+            part.unlink(missing_ok=True)
         report.outputs.clear()
         raise
 
@@ -153,7 +157,7 @@ def report_from_clip(clip: str | Path, out_dir: str | Path | None = None, *, con
 
     from formcheck.coaching.coach import session_guidance
     from formcheck.outputs.html_report import build_html, history_baseline, html_path, key_frames
-    from formcheck.outputs.report import atomic_write_text
+    from formcheck.io.files import atomic_write_text
 
     clip = Path(clip)
     th = load_thresholds(config)

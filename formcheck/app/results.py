@@ -20,7 +20,7 @@ from formcheck.config import Thresholds
 from formcheck.errors import FormcheckError
 from formcheck.outputs import figures
 from formcheck.outputs.html_report import build_html
-from formcheck.outputs.report import ContactRecord, score_text
+from formcheck.outputs.report import ContactRecord, output_stem, score_text
 from formcheck.outputs.steps import frame_times, step_table, unit_lines
 
 
@@ -121,7 +121,7 @@ def _steps(contacts: list[ContactRecord]) -> None:
 
 def _downloads(result: Result, d: dict, th: Thresholds) -> None:
     st.markdown("#### Downloads")
-    stem = Path(result.source).stem
+    stem = output_stem(Path(result.source))
     c1, c2, c3, c4 = st.columns(4)
     if result.video_path is not None:
         # callables: read or built when clicked, not on every rerun of the page

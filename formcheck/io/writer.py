@@ -9,7 +9,6 @@ import contextlib
 import errno
 import math
 import os
-import secrets
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +18,7 @@ import cv2
 import numpy as np
 
 from formcheck.errors import OutputError
+from formcheck.io.files import create_part, flush_to_disk, target_of
 
 _PTS_PER_SECOND = 90_000  # MPEG clock: exact for 24/25/30/60 fps and fine for VFR
 
@@ -26,6 +26,7 @@ _PTS_PER_SECOND = 90_000  # MPEG clock: exact for 24/25/30/60 fps and fine for V
 def _output_error(path: Path, exc: BaseException) -> OutputError:
     """One actionable sentence for an OS/FFmpeg error while writing `path`."""
     code = getattr(exc, "errno", None)
+    path = target_of(path)
     folder = path.parent
     if isinstance(exc, (FileNotFoundError, NotADirectoryError)) or code in (errno.ENOENT, errno.ENOTDIR):
         reason = f"the folder '{folder}' does not exist. Create it or choose another output path."
@@ -95,13 +96,10 @@ class H264Writer:
             raise _output_error(self.path, exc) from exc
 
     def _create_temp(self) -> Path:
-        """Same folder so os.replace is atomic; O_EXCL + 0o666 so the umask sets the final mode."""
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.part{self.path.suffix}")
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return create_part(self.path)
         except OSError as exc:
             raise _output_error(self.path, exc) from exc
-        return tmp
 
     def _next_pts(self, t_ms: float | None) -> int:
         if t_ms is None:
@@ -145,6 +143,7 @@ class H264Writer:
                     container.mux(packet)
             container.close()
             if self.frames_written:
+                flush_to_disk(self._tmp)
                 os.replace(self._tmp, self.path)
                 self._tmp = None
         except (OSError, av.FFmpegError) as exc:

@@ -22,7 +22,8 @@ from formcheck.coaching.coach import BEGINNER_PLAN, STRETCH_NOTE, Fix, plan_minu
 from formcheck.config import Thresholds
 from formcheck.errors import InputError
 from formcheck.outputs import figures
-from formcheck.outputs.report import atomic_write_text, score_text
+from formcheck.io.files import atomic_write_text
+from formcheck.outputs.report import output_stem, score_text
 
 SECTIONS = ["summary", "fixes", "baseline", "capture", "sessions", "plots", "key-frames", "findings", "steps"]
 STATUS_COLOUR = {"pass": "#2e9e4a", "caution": "#e0a000", "fail": "#d03030", "unknown": "#888888"}
@@ -314,9 +315,10 @@ def _steps(report: dict) -> str:
 def html_path(source: str | Path, out_dir: str | Path | None = None) -> Path:
     """``run.mp4`` or ``run.formcheck.json`` -> ``run.formcheck.html`` (next to it or in out_dir)."""
     source = Path(source)
-    stem = source.stem
-    if stem.endswith(".formcheck"):
-        stem = stem[: -len(".formcheck")]
+    if source.name.endswith(".formcheck.json"):
+        stem = source.name[: -len(".formcheck.json")]
+    else:
+        stem = output_stem(source)
     return Path(out_dir or source.parent) / f"{stem}.formcheck.html"
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -13,7 +11,14 @@ import numpy as np
 
 from formcheck.analysis.rules import Finding
 from formcheck.coaching.coach import Coaching
-from formcheck.errors import OutputError
+from formcheck.io.files import atomic_write, atomic_write_text
+
+
+def output_stem(clip: Path) -> str:
+    """What a clip's outputs are named after: ``run.mp4`` -> ``run``; any other video keeps its
+    extension (``run.mov`` -> ``run.mov``), so two clips of one name in one folder never
+    overwrite each other's outputs."""
+    return clip.stem if clip.suffix.lower() == ".mp4" else clip.name
 
 
 def score_text(score: int | None) -> str:
@@ -208,28 +213,3 @@ def metric_summary(values, unit: str) -> MetricSummary:
     if not len(v):
         return MetricSummary(None, None, None, unit)
     return MetricSummary(_num(np.median(v)), _num(np.percentile(v, 10)), _num(np.percentile(v, 90)), unit)
-
-
-def atomic_write(path: str | Path, write, mode: str = "w", **open_kwargs) -> Path:
-    """Write through a temporary file in the same folder, renamed on success only."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"Cannot write to {path.parent}: {exc.strerror}.") from exc
-    try:
-        with os.fdopen(fd, mode, **open_kwargs) as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; reports are meant to be shared
-        os.replace(tmp, path)
-    except OSError as exc:
-        os.unlink(tmp)
-        raise OutputError(f"Could not write {path}: {exc.strerror}.") from exc
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write(path, lambda f: f.write(text), encoding="utf-8")

@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 
 from formcheck.errors import OutputError
+from formcheck.io.files import flush_to_disk, part_path
 from formcheck.io.video import VideoFile
 from formcheck.io.writer import H264Writer, _output_error
 from formcheck.outputs.render import ANNOTATED_VIDEO, Annotator
@@ -126,7 +127,7 @@ def _render_work(job: _RenderJob, p: int) -> tuple[list[_Part], dict]:
 
 def _join(parts: list[_Part], dst: Path, fps: float) -> None:
     """Copy the parts' packets, shifted to their place in time, into one faststart MP4 at ``dst``."""
-    tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.part{dst.suffix}")
+    tmp = part_path(dst)
     try:
         with av.open(parts[0].path) as first:
             template = first.streams.video[0]
@@ -148,6 +149,7 @@ def _join(parts: list[_Part], dst: Path, fps: float) -> None:
                             packet.dts += shift
                             packet.stream = ost
                             out.mux(packet)
+        flush_to_disk(tmp)
         os.replace(tmp, dst)
     except (OSError, av.FFmpegError) as exc:
         raise _output_error(dst, exc) from exc
