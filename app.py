@@ -11,13 +11,15 @@ Three tabs:
 * **History**: every analysed clip and live session (``formcheck.outputs.history``), with a
   trend per cue.
 
-This file only sets up the page and wires the tabs; each tab's code is in ``formcheck/app/``
+This file only starts the page (``formcheck.app.page``); each tab's code is in ``formcheck/app/``
 (``upload``, ``results``, ``live``, ``history_page``, ...; session state in ``state``).
+``formcheck app`` starts the same page on this computer only; ``formcheck app --lan`` for a team.
 
 Environment variables:
 
 * ``FORMCHECK_HISTORY``: history file (default ``~/.local/share/formcheck/history.sqlite``).
 * ``FORMCHECK_SAMPLE_DIR``: folder of sample clips (default ``sample_videos/`` next to this file).
+* ``FORMCHECK_ACCESS_KEYS``: a TOML file of athletes' access keys; set by ``formcheck app --lan``.
 * ``FORMCHECK_ICE_LOOPBACK=1``: TEST-ONLY. Makes aiortc offer 127.0.0.1 as its ICE host
   candidate so a browser on the same machine can connect with loopback only (for the
   browser tests in a network namespace). Never set it for real use.
@@ -27,41 +29,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import streamlit as st
-
-from formcheck.app.errors import show_unexpected
-from formcheck.app.history_page import history_tab
-from formcheck.app.live import live_tab
-from formcheck.app.settings import sidebar
-from formcheck.app.upload import upload_tab
-from formcheck.io.native_logs import filter_native_logs
-
-ROOT = Path(__file__).resolve().parent
-
-
-def main() -> None:
-    filter_native_logs()  # the server's own stderr stays; only native libraries' chatter goes
-    st.set_page_config(page_title="formcheck: backward-running form", layout="wide")
-    st.title("formcheck")
-    st.caption("Checks backward-running (retro-running) form from a side-view video.")
-    settings = sidebar()
-    tab_upload, tab_live, tab_history = st.tabs(["Upload review", "Live treadmill check", "History"])
-    with tab_upload:
-        try:
-            upload_tab(settings, ROOT / "sample_videos")
-        except Exception as exc:  # noqa: BLE001
-            show_unexpected(exc, "showing the upload page")
-    with tab_history:  # before the live tab: the live page keeps its script run busy while playing
-        try:
-            history_tab()
-        except Exception as exc:  # noqa: BLE001
-            show_unexpected(exc, "showing the history")
-    with tab_live:
-        try:
-            live_tab(settings)
-        except Exception as exc:  # noqa: BLE001
-            show_unexpected(exc, "running the live check")
-
+from formcheck.app.page import main
 
 if __name__ == "__main__":
-    main()
+    main(Path(__file__).resolve().parent / "sample_videos")

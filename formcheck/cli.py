@@ -46,6 +46,15 @@ def _build_parser() -> argparse.ArgumentParser:
     live.add_argument("--pose-every", type=int, default=1, choices=[1, 2, 3], metavar="N",
                       help="find the pose on every Nth frame only, for a slow computer (default 1: every frame)")
 
+    ui = sub.add_parser("app", help="open the app in a browser: on this computer only, or with --lan for a team")
+    ui.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
+    ui.add_argument("--lan", action="store_true",
+                    help="serve every device on the network; visitors then need an access key (see --keys)")
+    ui.add_argument("--keys", type=Path, help="with --lan: a TOML file of athletes' keys, one line each: "
+                                              'name = "key" (default: formcheck-keys.toml, made with one key)')
+    ui.add_argument("--cert", type=Path, help="TLS certificate (PEM), so phones may use their camera over the LAN")
+    ui.add_argument("--cert-key", type=Path, help="the certificate's private key (PEM)")
+
     r = sub.add_parser("report", help="write a shareable, self-contained HTML report (<stem>.formcheck.html) "
                                       "from a clip or a saved .formcheck.json")
     r.add_argument("source", type=Path, help="a video clip or a JSON report written by 'analyze'")
@@ -143,6 +152,37 @@ def _report(args) -> int:
     return 0
 
 
+def _app(args) -> int:
+    """``streamlit run`` of the packaged page, with formcheck's server settings whatever the folder."""
+    import subprocess
+
+    from formcheck.app.access import KEYS_ENV, load_keys, new_keys_file
+    from formcheck.app.upload import MAX_UPLOAD_MB
+
+    if (args.cert is None) != (args.cert_key is None):
+        raise InputError("--cert and --cert-key go together: the certificate and its private key.")
+    env = dict(os.environ)
+    env.pop(KEYS_ENV, None)
+    address = "127.0.0.1"
+    if args.lan:
+        address = "0.0.0.0"
+        keys = args.keys or Path("formcheck-keys.toml")
+        if args.keys is None and not keys.exists():
+            key = new_keys_file(keys)
+            print(f"Made {keys} with one access key for the team: {key}\n"
+                  "Add a line per athlete (name = \"key\") to keep each one's history apart.")
+        load_keys(keys)  # a bad file is the user's to fix now, not a page error later
+        env[KEYS_ENV] = str(keys.resolve())
+    entry = Path(__file__).with_name("app") / "entry.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.address", address,
+               "--server.port", str(args.port), "--client.showErrorDetails", "none",
+               "--browser.gatherUsageStats", "false", "--server.maxUploadSize", str(MAX_UPLOAD_MB),
+               "--server.maxMessageSize", str(MAX_UPLOAD_MB), "--theme.base", "light"]
+    if args.cert:
+        command += ["--server.sslCertFile", str(args.cert), "--server.sslKeyFile", str(args.cert_key)]
+    return subprocess.call(command, env=env)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
@@ -154,7 +194,7 @@ def _run(argv: list[str] | None) -> int:
     args = _build_parser().parse_args(argv)
     if args.debug:
         os.environ["FORMCHECK_NATIVE_LOGS"] = "show"  # read by native_logs, also in the pose workers
-    commands = {"analyze": _analyze, "live": _live, "report": _report}
+    commands = {"analyze": _analyze, "live": _live, "report": _report, "app": _app}
     try:
         return commands[args.command](args)
     except InputError as exc:

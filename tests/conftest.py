@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# The app's tests run Streamlit in this process: as `formcheck app` does, it listens on loopback
+# (read once, when Streamlit first loads its options).
+os.environ.setdefault("STREAMLIT_SERVER_ADDRESS", "127.0.0.1")
 
 import pytest
 from support.clips import transformed_clip

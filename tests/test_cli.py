@@ -138,3 +138,76 @@ def test_nothing_of_an_analysis_is_left_running_when_the_command_returns(tmp_pat
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert still_running(proc.pid) == []
+
+
+def _listening(port: int) -> list[str]:
+    """The local addresses a TCP socket listens on at ``port`` (from /proc/net/tcp and tcp6)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.append("loopback" if address in ("0100007F", "00000000000000000000000001000000") else
+                             "any" if set(address) == {"0"} else address)
+    return found
+
+
+def _serve(tmp_path, *args):
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "formcheck.cli", "app", "--port", str(port), *args],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return proc, port
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail(f"the app did not start: {proc.communicate()[0]}")
+
+
+def _stop(proc) -> str:
+    import os
+    import signal
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    return proc.communicate(timeout=30)[0]
+
+
+def test_the_app_listens_on_this_computer_only_by_default(tmp_path):
+    proc, port = _serve(tmp_path)
+    try:
+        assert _listening(port) and set(_listening(port)) == {"loopback"}
+    finally:
+        _stop(proc)
+
+
+def test_the_app_on_the_lan_makes_a_private_access_key_first(tmp_path):
+    proc, port = _serve(tmp_path, "--lan")
+    try:
+        assert "any" in _listening(port)
+        keys = tmp_path / "formcheck-keys.toml"
+        assert keys.stat().st_mode & 0o077 == 0  # the owner's only
+    finally:
+        out = _stop(proc)
+    import tomllib
+
+    key = tomllib.loads(keys.read_text())["team"]
+    assert f"one access key for the team: {key}" in out
+
+
+def test_the_app_refuses_a_bad_keys_file_with_one_line(tmp_path):
+    bad = tmp_path / "keys.toml"
+    bad.write_text('ann = "short"\n')
+    result = run_cli("app", "--lan", "--keys", bad)
+    assert result.returncode == 2 and "at least 12" in assert_one_clean_line(result.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from formcheck.app.login import visitor_history
 from formcheck.app.state import app_state
 from formcheck.app.text import plain
 from formcheck.errors import FormcheckError
@@ -11,10 +12,8 @@ from formcheck.errors import FormcheckError
 
 def _set_baseline(session_id: int | None) -> None:
     """Button callback: mark (or, with None, clear) the forward-running baseline."""
-    from formcheck.outputs import history
-
     try:
-        store = history.History()
+        store = visitor_history()
         store.set_baseline(session_id) if session_id is not None else store.clear_baseline()
     except FormcheckError as exc:
         app_state.baseline_error = str(exc)
@@ -24,13 +23,12 @@ def show_baseline(report: dict, history_id: int | None, key_prefix: str = "res")
     """A forward session: offer it as the baseline. A backward one: compare it with the baseline
     (backward cadence at least the forward cadence, backward steps shorter)."""
     from formcheck.coaching.progress import baseline_checks
-    from formcheck.outputs import history
 
     error = app_state.take_baseline_error()
     if error:
         st.error(plain(error))
     try:
-        base = history.History().baseline()
+        base = visitor_history().baseline()
     except FormcheckError:
         return
     if report.get("direction") != "backward":

@@ -8,6 +8,8 @@ import streamlit as st
 
 from formcheck.app.baseline import show_baseline
 from formcheck.app.errors import show_unexpected
+from formcheck.app.login import visitor_history
+from formcheck.app.state import app_state
 from formcheck.app.text import plain
 from formcheck.app.verdicts import format_value, render_verdict
 from formcheck.errors import FormcheckError
@@ -16,16 +18,15 @@ from formcheck.outputs.report import score_text
 
 
 def history_tab() -> None:
-    from formcheck.outputs import history
-
     try:
-        store = history.History()
+        store = visitor_history()
         sessions = store.list_sessions()
         baseline_id = store.baseline_id()
     except FormcheckError as exc:
         st.error(plain(exc))
         return
-    st.caption(f"History file: {plain(store.path)}")
+    who = app_state.visitor
+    st.caption(f"History of {plain(who.athlete)}." if who and who.athlete else f"History file: {plain(store.path)}")
     if not sessions:
         st.info("No sessions yet. Analyse a clip or run a live check; results are saved here.")
         return

@@ -7,6 +7,7 @@ import time
 
 import streamlit as st
 
+from formcheck.app.login import visitor_history
 from formcheck.app.plan import interval_timer_settings, timer_markdown
 from formcheck.app.settings import Settings
 from formcheck.app.state import LiveSummary, app_state
@@ -75,10 +76,8 @@ def _finish_session(holder: LiveHolder, save_history: bool) -> None:
     report, message = holder.finish()
     app_state.live_summary = LiveSummary(report, message)
     if report is not None and save_history:
-        from formcheck.outputs import history
-
         try:
-            sid = history.save(report, "live camera", kind="live", key_frames=holder.key_frames)
+            sid = visitor_history().save(report, "live camera", kind="live", key_frames=holder.key_frames)
             app_state.live_summary = LiveSummary(report, f"Saved to history as session {sid}.")
         except (FormcheckError, OSError) as exc:
             app_state.live_summary = LiveSummary(report, f"Not saved to history: {exc}")

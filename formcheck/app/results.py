@@ -11,6 +11,7 @@ from formcheck import __version__
 from formcheck.app.baseline import show_baseline
 from formcheck.app.clip_analysis import Result
 from formcheck.app.errors import show_unexpected
+from formcheck.app.login import visitor_history
 from formcheck.app.settings import Settings
 from formcheck.app.state import Jump, app_state
 from formcheck.app.text import plain
@@ -166,6 +167,8 @@ def _shareable_html(d: dict, per_frame: dict, key_frames, thresholds: Thresholds
 
 
 def _baseline_report() -> dict | None:
-    from formcheck.outputs.html_report import history_baseline
-
-    return history_baseline()
+    try:
+        entry = visitor_history().baseline()
+    except (FormcheckError, OSError):
+        return None
+    return entry["report"] if entry else None

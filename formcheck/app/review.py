@@ -9,6 +9,7 @@ import streamlit as st
 
 from formcheck.app.clip_analysis import Result, analyse_clip, file_sha
 from formcheck.app.errors import show_unexpected
+from formcheck.app.login import visitor_history
 from formcheck.app.progress import ProgressDisplay
 from formcheck.app.results import show_results
 from formcheck.app.settings import Settings
@@ -74,9 +75,8 @@ def review_clip(path: Path, source: str, settings: Settings, sha: str | None = N
 
 
 def _save_history(result: Result) -> None:
-    from formcheck.outputs import history
-
     try:
-        result.history_id = history.save(result.report, result.source, kind="clip", key_frames=result.key_frames)
+        result.history_id = visitor_history().save(result.report, result.source, kind="clip",
+                                                   key_frames=result.key_frames)
     except (FormcheckError, OSError) as exc:
         result.history_error = str(exc)

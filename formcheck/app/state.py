@@ -19,6 +19,7 @@ from typing import Callable, Generic, Literal, NamedTuple, TypeVar
 
 import streamlit as st
 
+from formcheck.app.access import Visitor
 from formcheck.app.clip_analysis import Result
 from formcheck.app.webrtc import LiveHolder
 from formcheck.outputs.report import Report
@@ -98,6 +99,7 @@ class AppState:
     live_holder: _Entry[LiveHolder] = _Entry(LiveHolder)
     live_summary: _Entry[LiveSummary | None] = _Entry(_none)
     baseline_error: _Entry[str | None] = _Entry(_none)  # from a button callback, shown once on the next run
+    visitor: _Entry[Visitor | None] = _Entry(_none)  # who was let in (formcheck.app.login)
 
     def take_baseline_error(self) -> str | None:
         error, self.baseline_error = self.baseline_error, None

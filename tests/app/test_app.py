@@ -346,3 +346,64 @@ def test_the_downloaded_json_names_the_clip_not_the_servers_folders():
     text = shareable_json(report, "run.mp4")
     assert "/tmp" not in text
     assert json.loads(text)["video"]["path"] == "run.mp4"
+
+
+@pytest.fixture
+def team_keys(tmp_path, monkeypatch):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('ann = "ann-key-0123456789"\nbob = "bob-key-0123456789"\n')
+    monkeypatch.setenv("FORMCHECK_ACCESS_KEYS", str(keys))
+    monkeypatch.setattr("formcheck.app.login.WRONG_KEY_DELAY_S", 0.0)
+    return keys
+
+
+def _enter(at, key: str):
+    at.text_input[0].input(key)
+    return at.button[0].click().run()
+
+
+def test_a_team_server_shows_nothing_before_a_right_key(team_keys):
+    at = new_app().run()
+    assert not at.exception and not at.tabs and not at.sidebar.number_input
+    assert at.text_input[0].label == "Access key"
+    at = _enter(at, "guess-guess-guess")
+    assert not at.tabs and "not one of this server's access keys" in texts(at)
+    at = _enter(at, "ann-key-0123456789")
+    assert len(at.tabs) == 3 and "History of ann." in texts(at)
+
+
+def test_each_athlete_sees_only_their_own_history(team_keys):
+    from formcheck.app.access import history_path
+    from formcheck.outputs.history import History
+
+    History(history_path("ann")).save(_synthetic_report(), "ann_week1.mp4")
+    History(history_path("bob")).save(_synthetic_report(), "bob_week1.mp4")
+    ann = _enter(new_app().run(), "ann-key-0123456789")
+    bob = _enter(new_app().run(), "bob-key-0123456789")
+    assert "ann_week1" in str(ann.dataframe[0].value) and "bob_week1" not in str(ann.dataframe[0].value)
+    assert "bob_week1" in str(bob.dataframe[0].value) and "ann_week1" not in str(bob.dataframe[0].value)
+
+
+def test_a_server_on_the_network_without_keys_serves_nothing(monkeypatch):
+    import formcheck.app.login
+
+    monkeypatch.setattr(formcheck.app.login, "listens_on_network", lambda address: True)
+    at = new_app().run()
+    assert not at.tabs and "listens on the network without access keys" in texts(at)
+
+
+def test_an_unexpected_error_shows_a_reference_not_a_traceback(monkeypatch, caplog):
+    import formcheck.app.page
+
+    def broken(*args):
+        raise RuntimeError("secret /srv/formcheck/internal path")
+
+    monkeypatch.setattr(formcheck.app.page, "history_tab", broken)
+    at = new_app().run()
+    shown = texts(at) + "".join(str(e.value) for e in at.get("code"))
+    assert "Something went wrong while showing the history" in shown and "reference" in shown
+    assert "secret" not in shown and "Traceback" not in shown
+    assert not [e for e in at.get("expander") if e.label == "Technical details"]
+    reference = re.search(r"reference ([0-9a-f]{8})", shown)[1]
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+    assert len(at.tabs) == 3  # the other tabs still serve
