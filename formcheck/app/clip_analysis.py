@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -68,9 +69,13 @@ def analyse_clip(path: Path, settings: Settings, progress=None, source: str | No
     check_duration(path, settings.max_duration_s, settings.slowmo)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="formcheck-app-"))
     t0 = time.monotonic()
-    report, evidence = analyze_with_evidence(path, workdir, outputs=Outputs(video=True, json=True, csv=True),
-                                             thresholds=settings.thresholds, slowmo=settings.slowmo,
-                                             progress=progress)
+    try:
+        report, evidence = analyze_with_evidence(path, workdir, outputs=Outputs(video=True, json=True, csv=True),
+                                                 thresholds=settings.thresholds, slowmo=settings.slowmo,
+                                                 progress=progress)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)  # a failed analysis leaves nothing behind
+        raise
     outputs = report.outputs
     video = Path(outputs["video"]) if outputs.get("video") else None
     return Result(key="", source=source or path.name, report=report, workdir=workdir,

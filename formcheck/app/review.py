@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import streamlit as st
@@ -12,6 +11,7 @@ from formcheck.app.errors import show_unexpected
 from formcheck.app.login import visitor_history
 from formcheck.app.progress import ProgressDisplay
 from formcheck.app.results import show_results
+from formcheck.app.session_files import discard
 from formcheck.app.settings import Settings
 from formcheck.app.state import app_state
 from formcheck.app.text import plain
@@ -28,7 +28,7 @@ def _remember(result: Result) -> None:
     while len(results) > RESULTS_KEPT:  # forget the oldest, and its files
         old = results.pop(next(iter(results)))
         if old.key != result.key:
-            shutil.rmtree(old.workdir, ignore_errors=True)
+            discard(old.workdir)
 
 
 @st.cache_resource
@@ -54,7 +54,8 @@ def review_clip(path: Path, source: str, settings: Settings, sha: str | None = N
                             label=f"Waiting for another analysis on this server to finish ({waited:.0f} s)…",
                             expanded=True)):
                         status.update(label=f"Analysing {source}…", expanded=True)
-                        result = analyse_clip(path, settings, progress=progress, source=source)
+                        result = analyse_clip(path, settings, progress=progress, source=source,
+                                              workdir=app_state.files.new_folder("result-"))
                 except BaseException:
                     status.update(label=f"Could not analyse {source}", state="error", expanded=False)
                     raise

@@ -21,6 +21,7 @@ import streamlit as st
 
 from formcheck.app.access import Visitor
 from formcheck.app.clip_analysis import Result
+from formcheck.app.session_files import SessionFiles
 from formcheck.app.webrtc import LiveHolder
 from formcheck.outputs.report import Report
 
@@ -100,6 +101,7 @@ class AppState:
     live_summary: _Entry[LiveSummary | None] = _Entry(_none)
     baseline_error: _Entry[str | None] = _Entry(_none)  # from a button callback, shown once on the next run
     visitor: _Entry[Visitor | None] = _Entry(_none)  # who was let in (formcheck.app.login)
+    files: _Entry[SessionFiles] = _Entry(SessionFiles)  # this session's temporary folder, gone with it
 
     def take_baseline_error(self) -> str | None:
         error, self.baseline_error = self.baseline_error, None

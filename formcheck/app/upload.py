@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -12,10 +11,11 @@ import streamlit as st
 from formcheck.app.clip_analysis import Result, file_sha
 from formcheck.app.errors import show_unexpected
 from formcheck.app.review import review_clip
+from formcheck.app.session_files import discard
 from formcheck.app.settings import Settings
 from formcheck.app.state import ActiveClip, SavedUpload, app_state
 from formcheck.app.text import plain
-from formcheck.errors import FormcheckError, InputError
+from formcheck.errors import FormcheckError, InputError, OutputError
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
 MAX_UPLOAD_MB = 400  # also server.maxUploadSize in .streamlit/config.toml
@@ -91,12 +91,10 @@ def handle_upload(name: str, size: int, data, settings: Settings, file_id: str |
         check_upload(name, size)
         saved = app_state.upload_files
         if file_id is None or file_id not in saved:
-            folder = Path(tempfile.mkdtemp(prefix="formcheck-upload-"))
-            path = folder / (Path(name).name or "clip.mp4")
-            path.write_bytes(bytes(data))
             for old in saved.values():  # one upload on disk per session
-                shutil.rmtree(Path(old.path).parent, ignore_errors=True)
+                discard(Path(old.path).parent)
             saved.clear()
+            path = _store(name, data)
             saved[file_id or name] = SavedUpload(str(path), file_sha(path))
         entry = saved[file_id or name]
     except FormcheckError as exc:
@@ -106,6 +104,23 @@ def handle_upload(name: str, size: int, data, settings: Settings, file_id: str |
         show_unexpected(exc, f"reading {name}")
         return None
     return review_clip(Path(entry.path), name, settings, sha=entry.sha)
+
+
+def _store(name: str, data) -> Path:
+    """Write the upload into this session's folder, straight from Streamlit's buffer (no second copy in
+    memory). A full disk is said so, and leaves nothing behind."""
+    folder = app_state.files.new_folder("upload-")
+    path = folder / (Path(name).name or "clip.mp4")
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        discard(folder)
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise OutputError("The server's disk is full, so the clip could not be stored. Try again later, "
+                              "or ask whoever runs the server to free some space.") from exc
+        raise
+    return path
 
 
 def review_path(path: str | Path, settings: Settings | None = None) -> Result | None:
