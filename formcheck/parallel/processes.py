@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import sys
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
@@ -171,6 +172,24 @@ def _adopt_parent_main() -> None:
 _adopt_parent_main()
 
 
+STUCK_S = 2 * _PEER_TIMEOUT_S  # no frame for this long, though a peer's wait ends after one timeout
+
+
+class _ProgressWatch:
+    """Tells a worker that has stopped delivering frames from one that is merely slow."""
+
+    def __init__(self, delivered: Callable[[], int]) -> None:
+        self._delivered = delivered
+        self._last = (delivered(), time.monotonic())
+
+    def stuck(self) -> bool:
+        now, (count, since) = time.monotonic(), self._last
+        if self._delivered() != count:
+            self._last = (self._delivered(), now)
+            return False
+        return now - since > STUCK_S
+
+
 class _Pool:
     """Worker processes started from a background thread, so the caller never waits on them.
 
@@ -181,6 +200,7 @@ class _Pool:
         self.executor: cf.ProcessPoolExecutor | None = None
         self.futures: dict[int, cf.Future] = {}
         self.error: BaseException | None = None
+        self.board = board
         self._started = threading.Event()
         threading.Thread(target=self._start, args=(ctx, board, job, workers, fn),
                          name="formcheck-pool", daemon=True).start()
@@ -211,17 +231,21 @@ class _Pool:
         Returns what their ``fn`` delivered (pose segments or video parts) and their stats.
         """
         self._started.wait()
-        segments, stats = [], []
+        segments, stats, stuck = [], [], False
         for p in participants:
             fut = self.futures.get(p)
             if fut is None:
                 continue
+            watch = _ProgressWatch(lambda: self.board.done[p])
             while True:
                 try:
                     segs, st = fut.result(timeout=0.05)
                     break
                 except cf.TimeoutError:
                     report()
+                    if watch.stuck():  # stopped, swapping or deadlocked: the caller runs what is missing
+                        segs, st, stuck = [], {"participant": p, "broken": True, "stuck": True}, True
+                        break
                 except FormcheckError:
                     raise
                 except (BrokenProcessPool, cf.CancelledError, OSError, EOFError):
@@ -229,7 +253,17 @@ class _Pool:
                     break
             segments.extend(segs)
             stats.append(st)
+        if stuck:
+            self._kill_workers()
         return segments, stats
+
+    def _kill_workers(self) -> None:
+        """End the pool's processes: the work is collected, and a stuck one would never exit
+        (nor let the pool's shutdown return). The executor lists them only privately."""
+        processes = getattr(self.executor, "_processes", None) or {}
+        for process in list(processes.values()):
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
 
     def wait(self, participants: list[int], timeout_s: float = _PEER_TIMEOUT_S) -> None:
         """Wait until these workers have finished, whatever the outcome."""

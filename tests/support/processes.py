@@ -27,3 +27,25 @@ def _running_in(session: int) -> list[int]:
             if int(fields[3]) == session and fields[0] != "Z":  # a zombie has exited
                 left.append(int(entry))
     return left
+
+
+def pose_workers(session: int) -> list[int]:
+    """The worker processes of a command in ``session``: children of multiprocessing's fork server."""
+    servers = [pid for pid in _running_in(session) if "forkserver" in _cmdline(pid)]
+    return [pid for pid in _running_in(session) if _parent(pid) in servers]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
