@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import time
 
 import streamlit as st
@@ -11,9 +12,9 @@ from formcheck.app.login import visitor_history
 from formcheck.app.plan import interval_timer_settings, timer_markdown
 from formcheck.app.settings import Settings
 from formcheck.app.state import LiveSummary, app_state
+from formcheck.app.turns import Slots
 from formcheck.app.verdicts import render_verdict
 from formcheck.app.webrtc import LiveHolder, has_server_runtime, patch_ice_for_tests
-from formcheck.errors import FormcheckError
 from formcheck.outputs.report import score_text
 
 INTRO = ("Put the camera side-on to the treadmill, whole body in view, then press **START**. "
@@ -40,6 +41,8 @@ def live_tab(settings: Settings) -> None:
     holder.thresholds = settings.thresholds
     holder.apply_timer(rounds)
     holder.pose_every = int(pose_every)
+    holder.slots = live_slots()
+    holder.history = visitor_history() if settings.save_history else None
     video_col, info_col = st.columns([3, 2])
     with video_col:
         ctx = webrtc_streamer(
@@ -48,12 +51,13 @@ def live_tab(settings: Settings) -> None:
             rtc_configuration={"iceServers": []},  # same machine or LAN; no STUN/TURN servers are contacted
             media_stream_constraints={"video": True, "audio": False},  # the camera's own size and shape
             queued_video_frames_callback=holder.on_frames,
+            on_video_ended=holder.on_ended,
             async_processing=True,
             video_html_attrs={"autoPlay": True, "controls": True, "muted": True, "style": {"width": "100%"}},
         )
     playing = bool(ctx.state.playing)
     if holder.was_playing and not playing:
-        _finish_session(holder, settings.save_history)
+        _finish_session(holder)
     holder.was_playing = playing
     if playing:
         holder.accepting = True
@@ -71,16 +75,17 @@ def _pose_every_choice() -> int:
              "Applies from the next START.")
 
 
-def _finish_session(holder: LiveHolder, save_history: bool) -> None:
-    """STOP was pressed: keep the session's summary for the page and, if wanted, save it."""
-    report, message = holder.finish()
-    app_state.live_summary = LiveSummary(report, message)
-    if report is not None and save_history:
-        try:
-            sid = visitor_history().save(report, "live camera", kind="live", key_frames=holder.key_frames)
-            app_state.live_summary = LiveSummary(report, f"Saved to history as session {sid}.")
-        except (FormcheckError, OSError) as exc:
-            app_state.live_summary = LiveSummary(report, f"Not saved to history: {exc}")
+def _finish_session(holder: LiveHolder) -> None:
+    """STOP was pressed: keep the session's summary for the page (saved by the holder, which may
+    have finished it already when the camera track ended)."""
+    holder.finish()
+    app_state.live_summary = LiveSummary(*holder.last)
+
+
+@st.cache_resource
+def live_slots() -> Slots:
+    """Live checks on the whole server: one per core, since each keeps a landmarker busy on every frame."""
+    return Slots(max(1, os.cpu_count() or 1))
 
 
 def _show_readings_until_rerun(holder: LiveHolder, info_col) -> None:

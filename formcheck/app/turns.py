@@ -1,4 +1,4 @@
-"""Taking turns: at most a few analyses run at once in one process (the app's server).
+"""Taking turns: at most a few analyses (and live checks) run at once in one process (the app's server).
 
 One analysis already keeps every core busy, so a second started beside it only slows
 both and doubles the memory. Later requests wait for their turn, told how long so far,
@@ -46,3 +46,17 @@ class Turns:
                 on_wait(waited)
             if self._slots.acquire(timeout=1.0):
                 return
+
+
+class Slots:
+    """At most ``limit`` of something at once (live checks), never waiting: ``take`` says yes or no."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._free = threading.BoundedSemaphore(limit)
+
+    def take(self) -> bool:
+        return self._free.acquire(blocking=False)
+
+    def give_back(self) -> None:
+        self._free.release()

@@ -62,6 +62,10 @@ class LiveHolder:
         self.timer_rounds: int | None = None  # the interval timer's rounds; None = no timer
         self.pose_every = 1  # pose on every Nth frame (from the next START)
         self.key_frames: list = []  # the last finished session's stills
+        self.slots = None  # the server's live-check Slots (the page sets them); None: unbounded
+        self._holds_slot = False
+        self.history = None  # where a finished session is saved (the page sets it); None: not saved
+        self.last: tuple = (None, None)  # the last finished session: (report or None, message or None)
 
     def new_timer(self):
         from formcheck.coaching.intervals import IntervalTimer
@@ -84,7 +88,14 @@ class LiveHolder:
             if self.session is None:
                 if not self.accepting:
                     return None  # a last frame after STOP: do not start a new session for it
+                if self.slots is not None and not self.slots.take():
+                    self.error = (f"This server is already running {self.slots.limit} live check(s), as many as "
+                                  "its processor can follow. Press STOP and try again when one has finished.")
+                    self.accepting = False
+                    return None
+                self._holds_slot = self.slots is not None
                 self.error = None
+                self.last = (None, None)
                 self.session = LiveSession(thresholds=self.thresholds, background=True, source="browser camera",
                                            interval_timer=self.new_timer(), pose_every=self.pose_every)
                 self.clock = StreamClock()
@@ -116,17 +127,37 @@ class LiveHolder:
         out.pts, out.time_base = frame.pts, frame.time_base
         return [out]
 
-    def finish(self):
-        """Summarise and close the current session; returns (report or None, message or None)."""
+    def finish(self) -> tuple | None:
+        """Summarise, save and close the current session; its (report or None, message or None),
+        also kept as ``last``. None if no session was running (it was finished already)."""
         with self.lock:
             session, self.session = self.session, None
             self.accepting = False
+            holds_slot, self._holds_slot = self._holds_slot, False
         if session is None:
-            return None, None
+            return None
         try:
-            return session.summary(), None
+            report, message = session.summary(), None
         except FormcheckError as exc:
-            return None, str(exc)
+            report, message = None, str(exc)
         finally:
             self.key_frames = session.key_frames()  # stills for the history, with the summary
-            session.close()
+            session.close()  # the landmarker goes now, not when the session state is dropped
+            if holds_slot:
+                self.slots.give_back()
+        if report is not None and self.history is not None:
+            message = self._save(report)
+        self.last = (report, message)
+        return self.last
+
+    def _save(self, report) -> str:
+        try:
+            sid = self.history.save(report, "live camera", kind="live", key_frames=self.key_frames)
+        except (FormcheckError, OSError) as exc:
+            return f"Not saved to history: {exc}"
+        return f"Saved to history as session {sid}."
+
+    def on_ended(self) -> None:
+        """streamlit-webrtc: the camera track ended (STOP, or the tab was closed): finish the session
+        here, since a closed tab never runs the page again to do it."""
+        self.finish()

@@ -284,3 +284,31 @@ def test_camera_window_runs_a_fake_camera_and_returns_none_without_runner(tmp_pa
     assert report is None  # nobody in view: nothing to judge, nothing saved
     assert seen and seen == sorted(seen)
     assert not (tmp_path / "h.sqlite").exists()
+
+
+def test_live_checks_are_bounded_and_a_closed_tab_still_saves_and_closes(tmp_path):
+    """One slot: a second live check is told the server is busy; the camera track ending (STOP or a
+    closed tab, which never runs the page again) saves the summary and frees the landmarker and the slot."""
+    from formcheck.app.turns import Slots
+    from formcheck.app.webrtc import LiveHolder
+    from formcheck.io.video import VideoFile
+    from formcheck.outputs.history import History
+
+    slots, history = Slots(1), History(tmp_path / "h.sqlite")
+    first, second = LiveHolder(), LiveHolder()
+    for holder in (first, second):
+        holder.slots, holder.history = slots, history
+    session = first.ensure()
+    assert session is not None and second.ensure() is None
+    assert "already running 1 live check" in second.error
+    with VideoFile(TREADMILL, max_frames=180) as video:
+        for frame in video:
+            session.process(frame.bgr, frame.t_ms)
+    first.on_ended()  # the tab was closed: no page run follows
+    report, message = first.last
+    assert report is not None and message.startswith("Saved to history as session")
+    assert [s["kind"] for s in history.list_sessions()] == ["live"]
+    assert session.closed and session._estimator._landmarker is None  # the model is freed now
+    second.accepting = True  # START again
+    assert second.ensure() is not None  # the slot is free again
+    second.finish()
