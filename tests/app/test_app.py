@@ -407,3 +407,18 @@ def test_an_unexpected_error_shows_a_reference_not_a_traceback(monkeypatch, capl
     reference = re.search(r"reference ([0-9a-f]{8})", shown)[1]
     assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
     assert len(at.tabs) == 3  # the other tabs still serve
+
+
+def test_an_analysis_past_its_deadline_stops_and_says_so(monkeypatch):
+    import formcheck.app.progress as progress
+    from formcheck.errors import BusyError
+
+    class Bar:
+        def progress(self, *args, **kwargs):
+            return self
+
+    display = progress.ProgressDisplay(Bar())
+    display("pose", 10, 100)  # well within time
+    monkeypatch.setattr(progress.time, "monotonic", lambda: display.opened + progress.DEADLINE_BASE_S + 51)
+    with pytest.raises(BusyError, match="took longer than 3 min"):
+        display("pose", 11, 100)
