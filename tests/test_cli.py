@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from formcheck.config import load_thresholds
+from formcheck.config import Thresholds, load_thresholds
 from formcheck.errors import ConfigError, ModelError
 from formcheck.pose.model import find_model
 from support.paths import SAMPLES
@@ -211,3 +215,34 @@ def test_the_app_refuses_a_bad_keys_file_with_one_line(tmp_path):
     bad.write_text('ann = "short"\n')
     result = run_cli("app", "--lan", "--keys", bad)
     assert result.returncode == 2 and "at least 12" in assert_one_clean_line(result.stderr)
+
+
+_TOML_VALUES = {"nan": "nan", "inf": "inf", "-inf": "-inf", "text": "'fast'", "bool": "true", "table": "{ a = 1 }",
+                "empty": "[]", "pair": "[1, 2]", "reversed": "[2, 1]", "deep": "[[1]]", "date": "1979-05-27"}
+
+
+@given(names=st.lists(st.sampled_from([f.name for f in dataclasses.fields(Thresholds)] + ["nope"]), min_size=1,
+                      max_size=4),
+       values=st.lists(st.one_of(st.sampled_from(sorted(_TOML_VALUES.values())),
+                                 st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr),
+                                 st.integers(-10**6, 10**6).map(str)), min_size=4, max_size=4))
+@settings(max_examples=300, deadline=None)
+def test_any_thresholds_file_gives_thresholds_or_a_config_error(tmp_path_factory, names, values):
+    """Property: whatever a [thresholds] table holds, the result is valid thresholds (every value finite,
+    pairs ordered, inside the app's ranges) or one ConfigError naming the file, never another exception."""
+    from formcheck.config import _widget_range
+
+    cfg = tmp_path_factory.mktemp("toml") / "coach.toml"
+    cfg.write_text("[thresholds]\n" + "".join(f"{n} = {v}\n" for n, v in zip(dict.fromkeys(names), values)))
+    try:
+        th = load_thresholds(cfg)
+    except ConfigError as exc:
+        assert "coach.toml" in str(exc)
+        return
+    for field in dataclasses.fields(th):
+        value = getattr(th, field.name)
+        numbers = value if isinstance(value, tuple) else (value,)
+        assert all(isinstance(v, float) and math.isfinite(v) for v in numbers)
+        assert not isinstance(value, tuple) or value[0] <= value[1]
+        limits = _widget_range(field.name)
+        assert limits is None or all(limits[0] <= v <= limits[1] for v in numbers)

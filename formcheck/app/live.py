@@ -84,8 +84,9 @@ def _finish_session(holder: LiveHolder) -> None:
 
 @st.cache_resource
 def live_slots() -> Slots:
-    """Live checks on the whole server: one per core, since each keeps a landmarker busy on every frame."""
-    return Slots(max(1, os.cpu_count() or 1))
+    """Live checks on the whole server: each keeps a core busy (a landmarker on every frame), and one
+    core is left for the uploads' analyses."""
+    return Slots(max(1, (os.cpu_count() or 1) - 1))
 
 
 def _show_readings_until_rerun(holder: LiveHolder, info_col) -> None:

@@ -20,7 +20,7 @@ class ProgressDisplay:
 
     def __init__(self, container=None):
         self.bar = (container or st).progress(0.0, text="Opening the clip…")
-        self.opened = time.monotonic()
+        self.opened: float | None = None  # the first report: the analysis has its turn (waiting is not counted)
         self.started: dict[str, float] = {}
         self.last_update = 0.0
         self.pose_fps: float | None = None
@@ -50,6 +50,8 @@ class ProgressDisplay:
 
     def _check_deadline(self, now: float, frames: int) -> None:
         """Raising here stops the analysis (its workers are told to stop too) and frees the turn."""
+        if self.opened is None:
+            self.opened = now
         allowed = DEADLINE_BASE_S + DEADLINE_PER_FRAME_S * max(frames, 0)
         if now - self.opened > allowed:
             raise BusyError(f"The analysis took longer than {allowed / 60:.0f} min, far longer than it should on "

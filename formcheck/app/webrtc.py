@@ -52,6 +52,7 @@ class LiveHolder:
         import threading
 
         self.lock = threading.Lock()
+        self._finishing = threading.Lock()  # STOP ends the track too: the page waits for that finish
         self.session = None
         self.thresholds = Thresholds()
         self.was_playing = False
@@ -130,6 +131,10 @@ class LiveHolder:
     def finish(self) -> tuple | None:
         """Summarise, save and close the current session; its (report or None, message or None),
         also kept as ``last``. None if no session was running (it was finished already)."""
+        with self._finishing:
+            return self._finish()
+
+    def _finish(self) -> tuple | None:
         with self.lock:
             session, self.session = self.session, None
             self.accepting = False

@@ -12,24 +12,18 @@ Chromium is not installed. Screenshots go to ``test-artifacts/`` (gitignored).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+from support.browser import CHROMIUM, make_y4m, streamlit_server
 from support.paths import ROOT, SAMPLES, TREADMILL
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 BASE_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run"]
 ANALYSIS_TIMEOUT_MS = 6 * 60 * 1000  # a 12 s clip takes 20-70 s on 2 busy cores
-PORT = 8599  # the namespace has its own port space: nothing else listens there
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,78 +32,17 @@ pytestmark = [
 ]
 
 
-def _run(*cmd: str) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()} "
-                           "(the browser tests need root and iproute2 for a private network namespace)")
-
-
-@pytest.fixture(scope="module")
-def netns(tmp_path_factory):
-    """A network namespace with only loopback up; deleted afterwards."""
-    if shutil.which("ip") is None:
-        pytest.fail("the browser tests need iproute2 ('ip'): apt-get install iproute2")
-    name = f"fc-test-{uuid.uuid4().hex[:8]}"
-    _run("ip", "netns", "add", name)
-    try:
-        _run("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up")
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def chromium_in_ns(netns, tmp_path_factory) -> str:
-    """An executable that starts /usr/bin/chromium inside the namespace (for Playwright's executable_path)."""
-    wrapper = tmp_path_factory.mktemp("bin") / "chromium-in-netns"
-    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {netns} {CHROMIUM} "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
-
-
 @pytest.fixture(scope="module")
 def server(netns, tmp_path_factory):
-    """`streamlit run app.py` inside the namespace, with its own history file and sample folder."""
+    """`streamlit run app.py` inside the namespace, with its own history file and the treadmill clip as sample."""
     if not TREADMILL.exists():
         pytest.fail(f"missing test clip {TREADMILL}: ../shared/videos must sit beside the repo")
     work = tmp_path_factory.mktemp("server")
     samples = work / "samples"
     samples.mkdir()
     (samples / TREADMILL.name).symlink_to(TREADMILL)
-    env = dict(os.environ, FORMCHECK_HISTORY=str(work / "history.sqlite"), FORMCHECK_SAMPLE_DIR=str(samples),
-               FORMCHECK_ICE_LOOPBACK="1",  # test-only: aioice offers 127.0.0.1 (see formcheck/app/webrtc.py)
-               PYTHONUNBUFFERED="1")
-    log = open(work / "server.log", "w")
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", netns, sys.executable, "-m", "streamlit", "run", "app.py",
-         "--server.headless", "true", "--server.port", str(PORT), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{PORT}"
-    probe = (f"import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('{url}/_stcore/health', "
-             "timeout=2).read() == b'ok' else 1)")
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"streamlit exited early:\n{(work / 'server.log').read_text()[-3000:]}")
-        ok = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", probe], capture_output=True)
-        if ok.returncode == 0:
-            break
-        if time.monotonic() > deadline:
-            proc.terminate()
-            pytest.fail(f"streamlit did not answer in 90 s:\n{(work / 'server.log').read_text()[-3000:]}")
-        time.sleep(1)
-    try:
-        yield {"url": url, "history": work / "history.sqlite", "log": work / "server.log"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with streamlit_server(netns, work, samples) as running:
+        yield running
 
 
 def wait_idle(page, timeout_ms: int = 60_000) -> None:
@@ -262,25 +195,6 @@ def test_two_sessions_analysing_at_once(server, chromium_in_ns, tmp_path):
             browser.close()
     sessions = history.list_sessions(path=server["history"])
     assert len(sessions) == before + 2, "both analyses were saved"
-
-
-def make_y4m(src: Path, dst: Path, frames: int = 128, width: int = 360, height: int = 640) -> Path:
-    """Raw Y4M (4:2:0) for Chromium's fake camera, from part of a clip.
-
-    Chromium loops the file; 128 frames are 6.00 strides at the clip's 168.9 steps/min
-    (21.3 frames a stride), so the loop joins nearly in step and the rolling cadence stays true.
-    """
-    import cv2
-
-    from formcheck.io.video import VideoFile
-
-    with VideoFile(src, start=30, max_frames=frames) as video, open(dst, "wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in video:
-            small = cv2.resize(frame.bgr, (width, height), interpolation=cv2.INTER_AREA)
-            out.write(b"FRAME\n")
-            out.write(cv2.cvtColor(small, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return dst
 
 
 @pytest.mark.slow
