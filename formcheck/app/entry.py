@@ -5,4 +5,5 @@ from pathlib import Path
 
 from formcheck.app.page import main
 
-main(Path.cwd() / "sample_videos")
+if __name__ == "__main__":  # as streamlit runs it
+    main(Path.cwd() / "sample_videos")
