@@ -38,6 +38,7 @@ import formcheck
 from formcheck.api import Outputs
 from formcheck.errors import FormcheckError, NoPersonError, OutputError, VideoError
 from formcheck.io.video import VideoFile, probe
+from formcheck.outputs.report import output_stem
 from formcheck.io.writer import H264Writer
 from formcheck.outputs.report import Report
 
@@ -255,7 +256,7 @@ def _not_a_video(kind: str, folder: Path) -> Path:
 
 NOT_A_VIDEO = {
     "empty": "is empty (0 bytes)",
-    "text": "not a complete video file",
+    "text": "is a text file",
     "png": "is a still image, not a video",
     "random_bytes": "not a complete video file",
     "truncated_real": "not a complete video file",
@@ -466,10 +467,11 @@ def test_odd_frame_size_analysed_and_annotated(analysed, tmp_path):
     # the annotated H.264 copy crops to even sizes instead of failing
     result = run_cli("analyze", clip, "--out-dir", tmp_path, "--quiet")
     assert result.returncode == 0, result.stderr
-    out = tmp_path / f"{clip.stem}.formcheck.mp4"
+    stem = output_stem(clip)
+    out = tmp_path / f"{stem}.formcheck.mp4"
     assert (probe(out).width, probe(out).height) == (640, 478)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        f"{clip.stem}.formcheck.{ext}" for ext in ("mp4", "json", "csv"))
+        f"{stem}.formcheck.{ext}" for ext in ("mp4", "json", "csv"))
 
 
 def test_portrait_with_rotation_metadata_is_upright(analysed):
