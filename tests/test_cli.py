@@ -217,13 +217,12 @@ def test_the_app_refuses_a_bad_keys_file_with_one_line(tmp_path):
     assert result.returncode == 2 and "at least 12" in assert_one_clean_line(result.stderr)
 
 
-_TOML_VALUES = {"nan": "nan", "inf": "inf", "-inf": "-inf", "text": "'fast'", "bool": "true", "table": "{ a = 1 }",
-                "empty": "[]", "pair": "[1, 2]", "reversed": "[2, 1]", "deep": "[[1]]", "date": "1979-05-27"}
+_TOML_VALUES = ("nan", "inf", "-inf", "'fast'", "true", "{ a = 1 }", "[]", "[1, 2]", "[2, 1]", "[[1]]", "1979-05-27")
 
 
 @given(names=st.lists(st.sampled_from([f.name for f in dataclasses.fields(Thresholds)] + ["nope"]), min_size=1,
                       max_size=4),
-       values=st.lists(st.one_of(st.sampled_from(sorted(_TOML_VALUES.values())),
+       values=st.lists(st.one_of(st.sampled_from(_TOML_VALUES),
                                  st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr),
                                  st.integers(-10**6, 10**6).map(str)), min_size=4, max_size=4))
 @settings(max_examples=300, deadline=None)

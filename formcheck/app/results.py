@@ -20,7 +20,7 @@ from formcheck.coaching.coach import Coaching
 from formcheck.config import Thresholds
 from formcheck.errors import FormcheckError
 from formcheck.outputs import figures
-from formcheck.outputs.html_report import build_html
+from formcheck.outputs.html_report import build_html, history_baseline
 from formcheck.outputs.report import ContactRecord, output_stem, score_text
 from formcheck.outputs.steps import frame_times, step_table, unit_lines
 
@@ -163,12 +163,5 @@ def figure_pngs(result: Result, th: Thresholds) -> list[tuple[str, bytes]]:
 
 
 def _shareable_html(d: dict, per_frame: dict, key_frames, thresholds: Thresholds) -> str:
-    return build_html(d, per_frame=per_frame, frames=key_frames, thresholds=thresholds, baseline=_baseline_report())
-
-
-def _baseline_report() -> dict | None:
-    try:
-        entry = visitor_history().baseline()
-    except (FormcheckError, OSError):
-        return None
-    return entry["report"] if entry else None
+    return build_html(d, per_frame=per_frame, frames=key_frames, thresholds=thresholds,
+                      baseline=history_baseline(visitor_history()))

@@ -333,8 +333,8 @@ class VideoFile:
     def frames(self, wanted: Callable[[int], bool] | None = None) -> Iterator[Frame]:
         """The frames in order; with ``wanted``, only those whose index it accepts (the first
         always): the others are decoded but never converted to pictures, which is cheaper."""
-        # Without stop/max_frames read to the real end: metadata counts can be short or long, but
-        # not by half: a header that under-states the count cannot slip a longer clip past a limit.
+        # Read to the real end (metadata counts can be short or long), but not far past the stated
+        # count: a header that under-states it cannot slip a longer clip past a limit.
         last = self.info.frames + max(self.info.frames // 2, int(2 * self._file_fps))
         if self.stop is not None:
             last = min(last, self.stop)  # exclusive

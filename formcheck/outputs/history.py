@@ -286,17 +286,17 @@ def _database_message(path: Path, exc: sqlite3.DatabaseError) -> str:
     """What went wrong with the history file, in words that say what to do: busy, full, read-only
     and damaged files need different things."""
     code = getattr(exc, "sqlite_errorname", "")
-    if code.startswith("SQLITE_BUSY") or code.startswith("SQLITE_LOCKED"):
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return (f"The history file {path} is busy: another formcheck (or another program) is writing it. "
                 "Nothing was lost; try again in a moment.")
     if code.startswith("SQLITE_FULL"):
         return f"The disk holding the history file {path} is full. Free some space and try again."
-    if code.startswith("SQLITE_READONLY") or code.startswith("SQLITE_CANTOPEN") or code.startswith("SQLITE_PERM"):
+    if code.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")):
         return (f"The history file {path} cannot be written (read-only or no permission). "
                 "Set FORMCHECK_HISTORY to a file you can write.")
     if code.startswith("SQLITE_IOERR"):
         return f"The history file {path} could not be read or written ({exc}). Check the disk and try again."
-    if code.startswith("SQLITE_CORRUPT") or code.startswith("SQLITE_NOTADB"):
+    if code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
         return (f"The history file {path} is damaged or not a database. Move it away to start a new history "
                 "(keep the old file: it may be recoverable with sqlite3's .recover).")
     return f"The history file {path} cannot be used ({exc}). Check the file and try again."

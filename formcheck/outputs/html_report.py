@@ -353,14 +353,14 @@ def report_from_json(json_path: str | Path, out_dir: str | Path | None = None) -
     return out
 
 
-def history_baseline() -> dict | None:
-    """The forward-running baseline's report from the default history, if one is set (never an error:
-    the report is made without it when the history cannot be read)."""
+def history_baseline(store=None) -> dict | None:
+    """The forward-running baseline's report from ``store`` (default: the default history), if one is set
+    (never an error: the report is made without it when the history cannot be read)."""
     from formcheck.errors import FormcheckError
     from formcheck.outputs import history
 
     try:
-        entry = history.History().baseline()
+        entry = (store or history.History()).baseline()
     except (FormcheckError, OSError):
         return None
     return entry["report"] if entry else None

@@ -183,11 +183,10 @@ class _ProgressWatch:
         self._last = (delivered(), time.monotonic())
 
     def stuck(self) -> bool:
-        now, (count, since) = time.monotonic(), self._last
-        if self._delivered() != count:
-            self._last = (self._delivered(), now)
-            return False
-        return now - since > STUCK_S
+        now, count = time.monotonic(), self._delivered()
+        if count != self._last[0]:
+            self._last = (count, now)
+        return now - self._last[1] > STUCK_S
 
 
 class _Pool:

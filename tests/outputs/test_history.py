@@ -171,20 +171,27 @@ def test_key_frames_round_trip_and_stay_small(tmp_path):
     assert store.key_frames(sid) == []  # deleted with their session
 
 
-def test_a_schema_1_history_gains_key_frames_and_keeps_its_sessions(tmp_path):
-    path = tmp_path / "old.sqlite"
+def _old_history(path, schema: str, version: int):
+    """A history file as an older formcheck wrote it, holding one session."""
     con = sqlite3.connect(path)
-    con.executescript("""
-        CREATE TABLE sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, source TEXT NOT NULL,
-            kind TEXT NOT NULL, direction TEXT, gait_type TEXT, cadence_spm REAL, score INTEGER, duration_s REAL,
-            report_json TEXT NOT NULL);
-        CREATE TABLE rule_results (session_id INTEGER NOT NULL, rule_id TEXT NOT NULL, title TEXT,
-            status TEXT NOT NULL, value REAL, unit TEXT, PRIMARY KEY (session_id, rule_id));
-        PRAGMA user_version = 1;""")
+    con.executescript(f"{schema}\nPRAGMA user_version = {version};")
     con.execute("INSERT INTO sessions (created_at, source, kind, report_json) VALUES ('2026-01-01T08:00:00+00:00', "
                 "'old.mp4', 'clip', ?)", (json.dumps(fake_report(50, 160.0, 3.0)),))
     con.commit()
     con.close()
+    return path
+
+
+SCHEMA_1 = """
+    CREATE TABLE sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, source TEXT NOT NULL,
+        kind TEXT NOT NULL, direction TEXT, gait_type TEXT, cadence_spm REAL, score INTEGER, duration_s REAL,
+        report_json TEXT NOT NULL);
+    CREATE TABLE rule_results (session_id INTEGER NOT NULL, rule_id TEXT NOT NULL, title TEXT,
+        status TEXT NOT NULL, value REAL, unit TEXT, PRIMARY KEY (session_id, rule_id));"""
+
+
+def test_a_schema_1_history_gains_key_frames_and_keeps_its_sessions(tmp_path):
+    path = _old_history(tmp_path / "old.sqlite", SCHEMA_1, 1)
     store = History(path)
     assert [s["source"] for s in store.list_sessions()] == ["old.mp4"]
     sid = store.save(fake_report(70, 175.0, 6.0), "new.mp4", key_frames=[("k", jpeg())])
@@ -290,13 +297,7 @@ def test_a_schema_2_history_is_marked_as_formcheck_s_and_keeps_its_sessions(tmp_
     """Schema 2 files (before the application id) are formcheck's own: upgraded, not refused."""
     from formcheck.outputs.history import _SCHEMA
 
-    path = tmp_path / "v2.sqlite"
-    con = sqlite3.connect(path)
-    con.executescript(_SCHEMA + "PRAGMA user_version = 2;")
-    con.execute("INSERT INTO sessions (created_at, source, kind, report_json) VALUES ('2026-01-01T08:00:00+00:00', "
-                "'old.mp4', 'clip', ?)", (json.dumps(fake_report(50, 160.0, 3.0)),))
-    con.commit()
-    con.close()
+    path = _old_history(tmp_path / "v2.sqlite", _SCHEMA, 2)
     store = History(path)
     assert [s["source"] for s in store.list_sessions()] == ["old.mp4"]
     con = sqlite3.connect(path)
