@@ -36,6 +36,21 @@ def _build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     a.add_argument("--quiet", action="store_true", help="no progress output")
 
+    b = sub.add_parser("batch", help="analyse many clips (folders, globs or a CSV manifest) into one folder, with a "
+                                     "summary; a second run skips clips already done")
+    b.add_argument("paths", nargs="+", help="clips, folders, glob patterns (quoted), or a CSV manifest with "
+                                            "columns clip, athlete, slowmo, fps")
+    b.add_argument("--out-dir", type=Path, required=True, help="where each clip's outputs and the summary go")
+    b.add_argument("--config", type=Path, help="TOML file with threshold overrides")
+    b.add_argument("--slowmo", type=float, default=1.0, help="slow-motion factor for clips the manifest gives none")
+    b.add_argument("--fps", type=float, help="frame rate for clips the manifest gives none (when the files' is wrong)")
+    b.add_argument("--no-video", action="store_true", help="skip the annotated videos (faster)")
+    b.add_argument("--history", action="store_true",
+                   help="save each analysed clip to its athlete's history (what the app's History tab shows)")
+    b.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run the clips on a Dask cluster (needs the formcheck[cluster] extra)")
+    b.add_argument("--quiet", action="store_true", help="no progress output")
+
     live = sub.add_parser("live", help="live check from a local camera in a window (q or Esc stops)")
     live.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
     live.add_argument("--config", type=Path, help="TOML file with threshold overrides")
@@ -123,6 +138,42 @@ def _analyze(args) -> int:
     return 0
 
 
+def _batch(args) -> int:
+    from formcheck.batch.run import BatchOptions, run_batch
+    from formcheck.config import load_thresholds
+
+    check_time_scale(args.slowmo, args.fps, _TIME_OPTIONS)
+    _prepare_out_dir(args.out_dir)
+    options = BatchOptions(args.out_dir, load_thresholds(args.config), video=not args.no_video, slowmo=args.slowmo,
+                           fps=args.fps, scheduler=args.scheduler, history=args.history)
+    result = run_batch(args.paths, options, progress=None if args.quiet else _batch_progress)
+    if result.skipped:
+        print(f"{result.skipped} clip(s) unchanged since the last run: their outputs were kept.")
+    counts = {}
+    for row in result.rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    print(f"{len(result.rows)} clips ({', '.join(f'{n} {s}' for s, n in counts.items())}); {result.plan}.")
+    for row in result.rows:
+        if row.error:
+            print(f"  {Path(row.clip).name}: {row.status}: {row.error}")
+    print(f"  wrote summary: {result.summary_csv}\n  wrote summary: {result.summary_html}")
+    return result.exit_status
+
+
+def _batch_progress(update) -> None:
+    width = 20
+    filled = round(width * update.done / max(update.total, 1))
+    left = "" if update.seconds_left is None else f"  about {_duration(update.seconds_left)} left"
+    score = f", score {update.row.score}" if update.row.score is not None else ""
+    print(f"[{'#' * filled}{'.' * (width - filled)}] {update.done}/{update.total}{left}  "
+          f"{Path(update.row.clip).name}: {update.row.status}{score}", file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
 def _live(args) -> int:
     from formcheck.config import load_thresholds
     from formcheck.live.window import run_camera_window
@@ -194,7 +245,7 @@ def _run(argv: list[str] | None) -> int:
     args = _build_parser().parse_args(argv)
     if args.debug:
         os.environ["FORMCHECK_NATIVE_LOGS"] = "show"  # read by native_logs, also in the pose workers
-    commands = {"analyze": _analyze, "live": _live, "report": _report, "app": _app}
+    commands = {"analyze": _analyze, "batch": _batch, "live": _live, "report": _report, "app": _app}
     try:
         return commands[args.command](args)
     except InputError as exc:

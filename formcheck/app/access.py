@@ -10,10 +10,9 @@ on the network without keys serves nothing.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
-import re
+
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +28,9 @@ KEYS_ENV = "FORMCHECK_ACCESS_KEYS"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MIN_KEY_CHARS = 12
 
-
 @dataclass(frozen=True)
 class Visitor:
     athlete: str | None  # None: the one user of a server on this computer
-
 
 def load_keys(path: str | Path) -> dict[str, str]:
     """key -> athlete, from a TOML file of ``athlete = "key"`` lines."""
@@ -55,7 +52,6 @@ def load_keys(path: str | Path) -> dict[str, str]:
         keys[key] = str(athlete)
     return keys
 
-
 def new_keys_file(path: Path, athlete: str = "team") -> str:
     """Write a keys file with one fresh key (readable by its owner only); returns the key."""
     key = secrets.token_urlsafe(18)
@@ -63,7 +59,6 @@ def new_keys_file(path: Path, athlete: str = "team") -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(f'# formcheck access keys: one line per athlete, name = "key"\n{athlete} = "{key}"\n')
     return key
-
 
 def athlete_for(key: str, keys: dict[str, str]) -> str | None:
     """The athlete whose key this is, compared in constant time; None for a wrong key."""
@@ -74,18 +69,6 @@ def athlete_for(key: str, keys: dict[str, str]) -> str | None:
             found = athlete
     return found
 
-
 def listens_on_network(address: str | None) -> bool:
     """Streamlit's ``server.address``: empty or unset means every interface."""
     return not address or address not in LOOPBACK
-
-
-def history_path(athlete: str | None) -> Path | None:
-    """The athlete's own history file beside the default one; None for the local user's default."""
-    if athlete is None:
-        return None
-    from formcheck.outputs.history import default_path
-
-    slug = re.sub(r"[^a-z0-9]+", "-", athlete.lower()).strip("-")[:40] or "athlete"
-    tag = hashlib.sha256(athlete.encode()).hexdigest()[:8]  # two names with one slug stay apart
-    return default_path().with_name(f"history-{slug}-{tag}.sqlite")

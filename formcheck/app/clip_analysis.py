@@ -5,7 +5,6 @@ No rendering here, so tests and scripts can call it directly.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -46,14 +45,6 @@ def check_duration(path: Path, max_duration_s: float, slowmo: float = 1.0) -> No
                          f"{max_duration_s:.0f} s (see the sidebar). Trim it to the part you want checked.")
     if info.frames < 10:
         raise VideoError(f"'{path.name}' has only {info.frames} frames; film at least a few strides.")
-
-
-def file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def analyse_clip(path: Path, settings: Settings, progress=None, source: str | None = None,

@@ -8,7 +8,7 @@ import time
 
 import streamlit as st
 
-from formcheck.app.access import KEYS_ENV, Visitor, athlete_for, history_path, listens_on_network, load_keys
+from formcheck.app.access import KEYS_ENV, Visitor, athlete_for, listens_on_network, load_keys
 from formcheck.app.state import app_state
 from formcheck.app.text import plain
 from formcheck.errors import ConfigError
@@ -57,4 +57,4 @@ def visitor_history():
     from formcheck.outputs.history import History
 
     who = app_state.visitor
-    return History(history_path(who.athlete if who else None))
+    return History.of_athlete(who.athlete if who else None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from formcheck.app.clip_analysis import Result, analyse_clip, file_sha
+from formcheck.app.clip_analysis import Result, analyse_clip
 from formcheck.app.errors import show_unexpected
 from formcheck.app.login import visitor_history
 from formcheck.app.progress import ProgressDisplay
@@ -17,6 +17,7 @@ from formcheck.app.state import app_state
 from formcheck.app.text import plain
 from formcheck.app.turns import Turns
 from formcheck.errors import FormcheckError
+from formcheck.io.files import content_sha256
 
 RESULTS_KEPT = 4  # analysed clips kept in memory/temp per browser session
 ANALYSES_AT_ONCE = 1  # one analysis already keeps every core busy: more at once only slows them all
@@ -42,7 +43,7 @@ def review_clip(path: Path, source: str, settings: Settings, sha: str | None = N
     error panel; the app keeps serving."""
     try:
         path = Path(path)
-        key = f"{sha or file_sha(path)}:{settings.analysis_key()}"
+        key = f"{sha or content_sha256(path)}:{settings.analysis_key()}"
         result = app_state.results.get(key)
         if result is None:
             with st.status(f"Analysing {source}…", expanded=True) as status:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from formcheck.app.clip_analysis import Result, file_sha
+from formcheck.app.clip_analysis import Result
 from formcheck.app.errors import show_unexpected
 from formcheck.app.review import review_clip
 from formcheck.app.session_files import discard
@@ -16,6 +16,7 @@ from formcheck.app.settings import Settings
 from formcheck.app.state import ActiveClip, SavedUpload, app_state
 from formcheck.app.text import plain
 from formcheck.errors import FormcheckError, InputError, OutputError
+from formcheck.io.files import content_sha256
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
 MAX_UPLOAD_MB = 400  # also server.maxUploadSize in .streamlit/config.toml
@@ -95,7 +96,7 @@ def handle_upload(name: str, size: int, data, settings: Settings, file_id: str |
                 discard(Path(old.path).parent)
             saved.clear()
             path = _store(name, data)
-            saved[file_id or name] = SavedUpload(str(path), file_sha(path))
+            saved[file_id or name] = SavedUpload(str(path), content_sha256(path))
         entry = saved[file_id or name]
     except FormcheckError as exc:
         st.error(plain(exc))

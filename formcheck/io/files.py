@@ -3,6 +3,7 @@ flushed to disk, then renamed over it. A failure leaves the previous file as it 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -67,3 +68,29 @@ def atomic_write(path: str | Path, write, mode: str = "w", **open_kwargs) -> Pat
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text), encoding="utf-8")
+
+
+def content_sha256(path: str | Path) -> str:
+    """The file's SHA-256: what says a clip is unchanged, whatever its name or date."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_together(files: dict[Path, bytes]) -> None:
+    """Write several files all or nothing: part files first, renamed into place once all are written."""
+    parts: dict[Path, Path] = {}
+    try:
+        for path, data in files.items():
+            parts[path] = create_part(path)
+            parts[path].write_bytes(data)
+            flush_to_disk(parts[path])
+        for path, part in parts.items():
+            os.replace(part, path)
+    except OSError as exc:
+        raise OutputError(f"Could not write the outputs in {next(iter(files)).parent}: {exc.strerror or exc}.") from exc
+    finally:
+        for part in parts.values():
+            part.unlink(missing_ok=True)

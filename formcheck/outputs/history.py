@@ -24,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import hashlib
 import os
+import re
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +39,7 @@ KINDS = ("clip", "live")
 MAX_KEY_FRAMES = 3
 MAX_KEY_FRAME_BYTES = 200_000  # a 480 px JPEG is 30-60 kB; anything bigger is not a thumbnail
 BASELINE_KEY = "forward_baseline"
+ATHLETE_KEY = "athlete"  # in an athlete's own file: their name
 APPLICATION_ID = 0x46434B48  # "FCKH" in the file's header: this file is a formcheck history
 
 _SCHEMA = """
@@ -85,6 +88,27 @@ def default_path() -> Path:
     return Path(base) / "formcheck" / "history.sqlite"
 
 
+def athlete_path(athlete: str | None) -> Path:
+    """The athlete's own history file beside the default one; the default file for None.
+    The app's visitors and ``formcheck batch --history`` share this rule."""
+    if athlete is None:
+        return default_path()
+    slug = re.sub(r"[^a-z0-9]+", "-", athlete.lower()).strip("-")[:40] or "athlete"
+    tag = hashlib.sha256(athlete.encode()).hexdigest()[:8]  # two names with one slug stay apart
+    return default_path().with_name(f"history-{slug}-{tag}.sqlite")
+
+
+def athlete_histories() -> dict[str, Path]:
+    """Athlete -> their history file, for every athlete's file beside the default one (by name)."""
+    found = {}
+    for path in sorted(default_path().parent.glob("history-*.sqlite")):
+        with contextlib.suppress(OutputError):
+            name = History(path).athlete()
+            if name and athlete_path(name) == path:
+                found[name] = path
+    return dict(sorted(found.items(), key=lambda item: item[0].lower()))
+
+
 def _finite(x) -> float | None:
     try:
         x = float(x)
@@ -107,8 +131,15 @@ class History:
 
     busy_timeout_s = 10.0  # how long a write waits for another writer before saying the file is busy
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, athlete: str | None = None):
+        """``athlete``: whose file this is, recorded in it on the first save so it can be listed by name."""
         self.path = Path(path).expanduser() if path else default_path()
+        self._owner = athlete
+
+    @classmethod
+    def of_athlete(cls, athlete: str | None) -> History:
+        """The athlete's own history (the default one for None)."""
+        return cls(athlete_path(athlete), athlete=athlete)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -175,6 +206,8 @@ class History:
                   r.get("unit")) for r in data.get("rules", [])])
             con.executemany("INSERT INTO key_frames (session_id, position, caption, jpeg) VALUES (?, ?, ?, ?)",
                             [(session_id, i, caption, sqlite3.Binary(jpeg)) for i, (caption, jpeg) in enumerate(frames)])
+            if self._owner is not None:
+                con.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (ATHLETE_KEY, self._owner))
         return session_id
 
     def delete(self, session_id: int) -> bool:
@@ -235,6 +268,14 @@ class History:
         with self._connect() as con:
             return [(r["caption"] or "", bytes(r["jpeg"])) for r in con.execute(
                 "SELECT caption, jpeg FROM key_frames WHERE session_id = ? ORDER BY position", (int(session_id),))]
+
+    def athlete(self) -> str | None:
+        """Whose file this is, if it was saved as an athlete's."""
+        if not self.path.exists():
+            return None
+        with self._connect() as con:
+            row = con.execute("SELECT value FROM settings WHERE key = ?", (ATHLETE_KEY,)).fetchone()
+        return row["value"] if row else None
 
     # -- the forward-running baseline ------------------------------------------
 

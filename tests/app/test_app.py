@@ -373,11 +373,10 @@ def test_a_team_server_shows_nothing_before_a_right_key(team_keys):
 
 
 def test_each_athlete_sees_only_their_own_history(team_keys):
-    from formcheck.app.access import history_path
     from formcheck.outputs.history import History
 
-    History(history_path("ann")).save(_synthetic_report(), "ann_week1.mp4")
-    History(history_path("bob")).save(_synthetic_report(), "bob_week1.mp4")
+    History.of_athlete("ann").save(_synthetic_report(), "ann_week1.mp4")
+    History.of_athlete("bob").save(_synthetic_report(), "bob_week1.mp4")
     ann = _enter(new_app().run(), "ann-key-0123456789")
     bob = _enter(new_app().run(), "bob-key-0123456789")
     assert "ann_week1" in str(ann.dataframe[0].value) and "bob_week1" not in str(ann.dataframe[0].value)
