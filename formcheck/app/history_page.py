@@ -19,7 +19,7 @@ from formcheck.outputs.report import score_text
 
 def history_tab() -> None:
     try:
-        store = visitor_history()
+        store = _chosen_history()
         sessions = store.list_sessions()
         baseline_id = store.baseline_id()
     except FormcheckError as exc:
@@ -35,6 +35,25 @@ def history_tab() -> None:
     labels = session_labels(sessions)
     _before_and_after(store, labels)
     _one_session(store, labels)
+
+
+OWN_SESSIONS = "This computer's own sessions"
+
+
+def _chosen_history():
+    """The visitor's history; on this computer, also any athlete's (``formcheck batch --history``)."""
+    from formcheck.outputs.history import History, athlete_histories
+
+    store = visitor_history()
+    who = app_state.visitor
+    if who is not None and who.athlete is not None:
+        return store  # a team server: each athlete sees their own only
+    athletes = list(athlete_histories())
+    if not athletes:
+        return store
+    choice = st.selectbox("Athlete", [OWN_SESSIONS, *athletes], key="history_athlete",
+                          help="Clips analysed with `formcheck batch --history` are kept per athlete.")
+    return store if choice == OWN_SESSIONS else History.of_athlete(choice)
 
 
 def session_rows(sessions: list[dict], baseline_id: int | None) -> list[dict]:

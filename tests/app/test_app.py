@@ -383,6 +383,20 @@ def test_each_athlete_sees_only_their_own_history(team_keys):
     assert "bob_week1" in str(bob.dataframe[0].value) and "ann_week1" not in str(bob.dataframe[0].value)
 
 
+def test_the_coach_filters_the_history_by_athlete():
+    """Clips a batch saved per athlete (``formcheck batch --history``) show one athlete at a time."""
+    from formcheck.outputs.history import History
+
+    History.of_athlete("ann").save(_synthetic_report(), "ann_week1.mp4")
+    History.of_athlete("bob").save(_synthetic_report(), "bob_week1.mp4")
+    at = new_app().run()
+    athlete = next(s for s in at.selectbox if s.label == "Athlete")
+    assert athlete.options[1:] == ["ann", "bob"]
+    at = athlete.set_value("bob").run()
+    shown = str(at.dataframe[0].value)
+    assert "bob_week1" in shown and "ann_week1" not in shown
+
+
 def test_a_server_on_the_network_without_keys_serves_nothing(monkeypatch):
     import formcheck.app.login
 

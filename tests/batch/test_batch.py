@@ -12,6 +12,7 @@ from formcheck.batch.clips import collect
 from formcheck.batch.summary import read_csv
 from formcheck.cli import main
 from formcheck.errors import InputError
+from formcheck.outputs.history import History
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_videos"
 CLIPS = ("good_backward_jog.mp4", "heel_strike.mp4")
@@ -34,13 +35,16 @@ def first_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("squad")
     manifest = _squad(folder)
     out = folder / "out"
-    status = main(["batch", str(manifest), "--out-dir", str(out), "--no-video", "--quiet"])
-    return manifest, out, status
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FORMCHECK_HISTORY", str(folder / "history.sqlite"))
+        status = main(["batch", str(manifest), "--out-dir", str(out), "--no-video", "--quiet", "--history"])
+        saved = {name: [s["source"] for s in History.of_athlete(name).list_sessions()] for name in ("ann", "bob")}
+    return manifest, out, status, saved
 
 
 @pytest.mark.slow
 def test_a_squad_batch_gives_a_row_per_clip_and_goes_on_past_bad_ones(first_run):
-    manifest, out, status = first_run
+    manifest, out, status, saved = first_run
     rows = {(r["athlete"], Path(r["clip"]).name): r for r in read_csv(out / "summary.csv")}
     assert status == 2, "some clips were bad input"
     assert set(rows) == {("ann", "run.mp4"), ("bob", "run.mp4"), ("bob", "broken.mp4"), ("bob", "missing.mp4")}
@@ -55,13 +59,14 @@ def test_a_squad_batch_gives_a_row_per_clip_and_goes_on_past_bad_ones(first_run)
     for athlete in ("ann", "bob"):
         report = json.loads((out / athlete / "run.formcheck.json").read_text())
         assert report["video"]["path"].endswith(f"{athlete}/run.mp4")
+    assert saved == {"ann": ["run.mp4"], "bob": ["run.mp4"]}, "each analysed clip in its athlete's history"
     page = (out / "summary.html").read_text()
     assert "Trends per athlete" in page and "broken.mp4" in page
 
 
 @pytest.mark.slow
 def test_a_second_run_skips_unchanged_clips_and_redoes_a_changed_one(first_run, capsys):
-    manifest, out, _ = first_run
+    manifest, out, _, _ = first_run
     ann = out / "ann" / "run.formcheck.json"
     before = ann.stat().st_mtime_ns
     capsys.readouterr()
