@@ -140,6 +140,7 @@ def _analyze(args) -> int:
 
 def _batch(args) -> int:
     from formcheck.batch.run import BatchOptions, run_batch
+    from formcheck.batch.summary import status_counts
     from formcheck.config import load_thresholds
 
     check_time_scale(args.slowmo, args.fps, _TIME_OPTIONS)
@@ -149,10 +150,7 @@ def _batch(args) -> int:
     result = run_batch(args.paths, options, progress=None if args.quiet else _batch_progress)
     if result.skipped:
         print(f"{result.skipped} clip(s) unchanged since the last run: their outputs were kept.")
-    counts = {}
-    for row in result.rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
-    print(f"{len(result.rows)} clips ({', '.join(f'{n} {s}' for s, n in counts.items())}); {result.plan}.")
+    print(f"{len(result.rows)} clips ({status_counts(result.rows)}); {result.plan}.")
     for row in result.rows:
         if row.error:
             print(f"  {Path(row.clip).name}: {row.status}: {row.error}")

@@ -8,6 +8,7 @@ import glob
 import math
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from formcheck.errors import InputError
@@ -70,8 +71,10 @@ def _entries(item: Path, out_dir: Path) -> list[_Entry]:
         raise InputError(f"'{item}' is not a file, a folder or a pattern that matches any file.")
     found = []
     for match in map(Path, matches):
-        found += [_Entry(p) for p in _videos_in(match, out_dir)] if match.is_dir() else \
-            [_Entry(match.resolve())] if match.suffix.lower() in VIDEO_SUFFIXES else []
+        if match.is_dir():
+            found += [_Entry(p) for p in _videos_in(match, out_dir)]
+        elif match.suffix.lower() in VIDEO_SUFFIXES:
+            found.append(_Entry(match.resolve()))
     return found
 
 
@@ -128,6 +131,14 @@ def _number(row: dict, key: str, line: int, manifest: str, problems: list[str]) 
         problems.append(f"{key} '{text}' on line {line} of {manifest} must be a positive number")
         return None
     return value
+
+
+def clip_date(path: Path) -> datetime | None:
+    """When the clip was filmed, as far as a batch knows: its file's date (local time)."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+    except OSError:
+        return None
 
 
 def _common_folder(folders: list[Path]) -> Path:

@@ -70,7 +70,7 @@ def _run(client, jobs: list[ClipJob]) -> Iterator[tuple[ClipJob, ClipResult]]:
         path = job.clip.path
         source = str(path) if shared.get(path) else client.scatter(path.read_bytes(), hash=False)
         future = client.submit(run_remote, job, source, pure=False, key=f"formcheck-{next(numbers)}-{path.name}")
-        running[future.key] = (job, source)
+        running[future.key] = (job, source)  # a scattered clip stays on the cluster while its task may rerun
         finished.add(future)
 
     while waiting and len(running) < 2 * threads:  # a few queued per thread; the rest stay on this side

@@ -44,11 +44,11 @@ def run_here(job: ClipJob) -> ClipResult:
     """Analyse the clip and write its outputs into its output folder, as ``formcheck analyze`` does."""
     from formcheck.api import Outputs, analyze
 
-    def work() -> dict:
+    def work() -> tuple[dict, dict[str, bytes]]:
         job.clip.out_dir.mkdir(parents=True, exist_ok=True)
         report = analyze(job.clip.path, job.clip.out_dir, outputs=Outputs(video=job.video),
                          thresholds=job.thresholds, slowmo=job.clip.slowmo, fps=job.clip.fps)
-        return report.to_dict()
+        return report.to_dict(), {}
 
     return _guarded(job, work)
 
@@ -60,7 +60,7 @@ def run_remote(job: ClipJob, source: str | bytes) -> ClipResult:
 
     one_core_per_clip()
 
-    def work(files: dict[str, bytes]) -> dict:
+    def work() -> tuple[dict, dict[str, bytes]]:
         with tempfile.TemporaryDirectory(prefix="formcheck-batch-") as tmp:
             clip = Path(source) if isinstance(source, str) else Path(tmp) / job.clip.name
             if isinstance(source, bytes):
@@ -78,14 +78,10 @@ def run_remote(job: ClipJob, source: str | bytes) -> ClipResult:
             report.outputs = {kind: str(targets[kind]) for kind in written}
             report.outputs["json"] = str(targets["json"])
             report.write_json(out / targets["json"].name)
-            for kind in report.outputs:
-                files[targets[kind].name] = (out / targets[kind].name).read_bytes()
-            return report.to_dict()
+            files = {targets[kind].name: (out / targets[kind].name).read_bytes() for kind in report.outputs}
+            return report.to_dict(), files
 
-    result_files: dict[str, bytes] = {}
-    result = _guarded(job, lambda: work(result_files))
-    result.files = result_files if result.status == ANALYSED else {}
-    return result
+    return _guarded(job, work)
 
 
 def _guarded(job: ClipJob, work) -> ClipResult:
@@ -96,8 +92,8 @@ def _guarded(job: ClipJob, work) -> ClipResult:
         if job.clip.problem:
             raise InputError(job.clip.problem)
         check_time_scale(job.clip.slowmo, job.clip.fps, ("slowmo", "fps"))
-        report = work()
-        return ClipResult(ANALYSED, report=report, seconds=time.perf_counter() - start)
+        report, files = work()
+        return ClipResult(ANALYSED, report=report, files=files, seconds=time.perf_counter() - start)
     except InputError as exc:
         return ClipResult(BAD_INPUT, str(exc), seconds=time.perf_counter() - start)
     except FormcheckError as exc:

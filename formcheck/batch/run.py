@@ -9,10 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
-from formcheck.batch.clips import BatchClip, collect
+from formcheck.batch.clips import BatchClip, clip_date, collect
 from formcheck.batch.job import ANALYSED, BAD_INPUT, FAILED, ClipJob, ClipResult
 from formcheck.batch.local import Plan, run_local
 from formcheck.batch.state import BatchState
@@ -73,10 +72,10 @@ def run_batch(inputs: list[str | Path], options: BatchOptions,
         else:
             pending.append((job, sha))
     skipped = sum(row.status == ANALYSED for row in rows.values())
-    plan = _describe(options.scheduler, len(pending))
+    plan, finished = _runner([job for job, _ in pending], options.scheduler)
     shas = {job.clip.path: sha for job, sha in pending}
     eta = _Eta([job.clip for job, _ in pending])
-    for job, result in _execute([job for job, _ in pending], options.scheduler):
+    for job, result in finished:
         result = _keep(job, result, shas[job.clip.path], state, options.history)
         row = rows[job.clip.path] = summary_row(job.clip, result)
         if progress is not None:
@@ -99,24 +98,16 @@ def _earlier_result(job: ClipJob, state: BatchState) -> tuple[ClipResult | None,
     return (ClipResult(ANALYSED, report=done.report) if done else None), sha
 
 
-def _describe(scheduler: str | None, n_clips: int) -> str:
-    if not n_clips:
-        return "nothing left to run"
-    if scheduler:
-        from formcheck.batch.cluster import describe
-
-        return describe(scheduler)
-    return Plan.for_clips(n_clips).describe(n_clips)
-
-
-def _execute(jobs: list[ClipJob], scheduler: str | None) -> Iterator[tuple[ClipJob, ClipResult]]:
+def _runner(jobs: list[ClipJob], scheduler: str | None) -> tuple[str, Iterator[tuple[ClipJob, ClipResult]]]:
+    """How the jobs will run, in words, and their results as they finish."""
     if not jobs:
-        return iter(())
+        return "nothing left to run", iter(())
     if scheduler:
-        from formcheck.batch.cluster import run_on_cluster
+        from formcheck.batch.cluster import describe, run_on_cluster
 
-        return run_on_cluster(jobs, scheduler)
-    return run_local(jobs, Plan.for_clips(len(jobs)))
+        return describe(scheduler), run_on_cluster(jobs, scheduler)
+    plan = Plan.for_clips(len(jobs))
+    return plan.describe(len(jobs)), run_local(jobs, plan)
 
 
 def _keep(job: ClipJob, result: ClipResult, sha: str, state: BatchState, history: bool) -> ClipResult:
@@ -142,8 +133,7 @@ def _save_to_history(clip: BatchClip, report: dict) -> str | None:
     from formcheck.outputs.history import History
 
     try:
-        recorded = datetime.fromtimestamp(clip.path.stat().st_mtime).astimezone()
-        History.of_athlete(clip.athlete).save(report, clip.name, "clip", when=recorded)
+        History.of_athlete(clip.athlete).save(report, clip.name, "clip", when=clip_date(clip.path))
     except (OSError, FormcheckError) as exc:
         return f"not saved to the history: {exc}"
     return None

@@ -4,19 +4,22 @@ trend over their clips in the page."""
 from __future__ import annotations
 
 import csv
-import html
 import io
 import os
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
-from formcheck.batch.clips import BatchClip
-from formcheck.batch.job import ANALYSED, ClipResult
+from formcheck.batch.clips import BatchClip, clip_date
+from formcheck.batch.job import ANALYSED, BAD_INPUT, FAILED, ClipResult
 from formcheck.cues import CUES
 from formcheck.io.files import atomic_write_text
+from formcheck.outputs import figures
+from formcheck.outputs.html_report import CSS, _badge, _e, _img, _num
+from formcheck.outputs.report import score_text
 
 COLUMNS = ["clip", "athlete", "recorded", "status", "error", "direction", "setting", "gait", "cadence_spm", "score"]
+BATCH_COLOURS = {ANALYSED: "pass", BAD_INPUT: "caution", FAILED: "fail"}  # a clip's status, coloured as a cue's
 CUE_COLUMNS = [f"{cue}_{part}" for cue in CUES for part in ("status", "value")]
 
 
@@ -46,7 +49,8 @@ class SummaryRow:
 
 
 def summary_row(clip: BatchClip, result: ClipResult) -> SummaryRow:
-    recorded = _file_date(clip.path)
+    date = clip_date(clip.path)
+    recorded = date.isoformat(timespec="seconds") if date else ""
     if result.status != ANALYSED or result.report is None:
         return SummaryRow(str(clip.path), clip.athlete, recorded, result.status, result.error)
     report = result.report
@@ -54,13 +58,6 @@ def summary_row(clip: BatchClip, result: ClipResult) -> SummaryRow:
     return SummaryRow(str(clip.path), clip.athlete, recorded, ANALYSED, None, report.get("direction"),
                       report.get("setting"), report.get("gait_type"), report.get("cadence_spm"), report.get("score"),
                       cues, dict(report.get("outputs", {})))
-
-
-def _file_date(path: Path) -> str:
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
-    except OSError:
-        return ""
 
 
 def write_csv(rows: list[SummaryRow], path: Path) -> Path:
@@ -82,13 +79,15 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 # -- the page -------------------------------------------------------------------------------------
 
-def write_html(rows: list[SummaryRow], path: Path, plan: str) -> Path:
-    from formcheck.outputs.html_report import CSS, _badge, _num
+def status_counts(rows: list[SummaryRow]) -> str:
+    """'3 analysed, 1 bad input', in the order the statuses first appear."""
+    return ", ".join(f"{n} {status}" for status, n in Counter(r.status for r in rows).items())
 
-    counts = {status: sum(r.status == status for r in rows) for status in dict.fromkeys(r.status for r in rows)}
-    head = ", ".join(f"{n} {status}" for status, n in counts.items())
+
+def write_html(rows: list[SummaryRow], path: Path, plan: str) -> Path:
+    head = status_counts(rows)
     cue_heads = "".join(f"<th>{_e(CUES[c].title)}</th>" for c in CUES)
-    body = "".join(_html_row(row, path.parent, _badge, _num) for row in rows)
+    body = "".join(_html_row(row, path.parent) for row in rows)
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>formcheck batch summary</title>"
             f"<meta name=viewport content='width=device-width,initial-scale=1'><style>{CSS}"
             ".wide{overflow-x:auto} td.err{color:#a02020;max-width:22rem}</style></head><body><main>"
@@ -99,22 +98,19 @@ def write_html(rows: list[SummaryRow], path: Path, plan: str) -> Path:
     return atomic_write_text(path, page)
 
 
-def _e(x) -> str:
-    return html.escape("" if x is None else str(x))
-
-
-def _html_row(row: SummaryRow, folder: Path, badge, num) -> str:
+def _html_row(row: SummaryRow, folder: Path) -> str:
     name = _e(Path(row.clip).name)
     link = row.outputs.get("video") or row.outputs.get("json")
     clip = f"<a href='{_e(_relative(link, folder))}'>{name}</a>" if link else name
+    status_badge = _badge(row.status, BATCH_COLOURS.get(row.status))
     if row.status != ANALYSED:
-        return (f"<tr><td>{clip}</td><td>{_e(row.athlete)}</td><td>{badge(row.status)}</td>"
+        return (f"<tr><td>{clip}</td><td>{_e(row.athlete)}</td><td>{status_badge}</td>"
                 f"<td class=err colspan={5 + len(CUES)}>{_e(row.error)}</td></tr>")
-    cues = "".join(f"<td>{badge(status or 'unknown')} {num(value)}</td>"
+    cues = "".join(f"<td>{_badge(status or 'unknown')} {_num(value)}</td>"
                    for status, value in (row.cues.get(c, (None, None)) for c in CUES))
-    score = "not enough to score" if row.score is None else row.score
-    return (f"<tr><td>{clip}</td><td>{_e(row.athlete)}</td><td>{badge('pass')}</td><td>{_e(row.direction)}</td>"
-            f"<td>{_e(row.setting)}</td><td>{_e(row.gait)}</td><td>{num(row.cadence_spm, 0)}</td><td>{_e(score)}</td>"
+    score = score_text(row.score)
+    return (f"<tr><td>{clip}</td><td>{_e(row.athlete)}</td><td>{status_badge}</td><td>{_e(row.direction)}</td>"
+            f"<td>{_e(row.setting)}</td><td>{_e(row.gait)}</td><td>{_num(row.cadence_spm, 0)}</td><td>{_e(score)}</td>"
             f"{cues}</tr>")
 
 
@@ -127,9 +123,6 @@ def _relative(target: str, folder: Path) -> str:
 
 def _trends(rows: list[SummaryRow]) -> str:
     """Each athlete's score and cues over their analysed clips, oldest clip first."""
-    from formcheck.outputs import figures
-    from formcheck.outputs.html_report import _img
-
     by_athlete: dict[str, list[SummaryRow]] = {}
     for row in rows:
         if row.athlete and row.status == ANALYSED:

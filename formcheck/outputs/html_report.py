@@ -47,8 +47,10 @@ def _e(x) -> str:
     return html.escape("" if x is None else str(x))
 
 
-def _badge(status: str) -> str:
-    return f'<span class="badge" style="background:{STATUS_COLOUR.get(status, "#888")}">{_e(status)}</span>'
+def _badge(status: str, looks_like: str | None = None) -> str:
+    """A coloured label; ``looks_like`` borrows a cue status's colour for another word."""
+    colour = STATUS_COLOUR.get(looks_like or status, "#888")
+    return f'<span class="badge" style="background:{colour}">{_e(status)}</span>'
 
 
 def _num(v, digits: int = 2) -> str:

@@ -62,6 +62,7 @@ def test_a_squad_batch_gives_a_row_per_clip_and_goes_on_past_bad_ones(first_run)
     assert saved == {"ann": ["run.mp4"], "bob": ["run.mp4"]}, "each analysed clip in its athlete's history"
     page = (out / "summary.html").read_text()
     assert "Trends per athlete" in page and "broken.mp4" in page
+    assert page.count(">analysed</span>") == 2 and page.count(">bad input</span>") == 2, "each clip's own status"
 
 
 @pytest.mark.slow
