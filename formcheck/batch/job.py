@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from formcheck.batch.allocator import frames_from_the_heap
 from formcheck.batch.clips import BatchClip
 from formcheck.config import Thresholds
 from formcheck.errors import FormcheckError, InputError
@@ -61,7 +62,7 @@ def run_remote(job: ClipJob, source: str | bytes) -> ClipResult:
     one_core_per_clip()
 
     def work() -> tuple[dict, dict[str, bytes]]:
-        with tempfile.TemporaryDirectory(prefix="formcheck-batch-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="formcheck-batch-") as tmp, frames_from_the_heap():
             clip = Path(source) if isinstance(source, str) else Path(tmp) / job.clip.name
             if isinstance(source, bytes):
                 clip.write_bytes(source)
