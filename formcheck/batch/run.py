@@ -72,9 +72,11 @@ def run_batch(inputs: list[str | Path], options: BatchOptions,
         else:
             pending.append((job, sha))
     skipped = sum(row.status == ANALYSED for row in rows.values())
-    plan, finished = _runner([job for job, _ in pending], options.scheduler)
-    shas = {job.clip.path: sha for job, sha in pending}
     eta = _Eta([job.clip for job, _ in pending])
+    # the longest clips first, so that no long one is left running alone on one core at the end
+    jobs = sorted((job for job, _ in pending), key=lambda job: eta.frames_of(job.clip), reverse=True)
+    plan, finished = _runner(jobs, options.scheduler)
+    shas = {job.clip.path: sha for job, sha in pending}
     for job, result in finished:
         result = _keep(job, result, shas[job.clip.path], state, options.history)
         row = rows[job.clip.path] = summary_row(job.clip, result)
@@ -149,8 +151,11 @@ class _Eta:
         self.done = 0
         self._start = time.monotonic()
 
+    def frames_of(self, clip: BatchClip) -> int:
+        return self._frames.get(clip.path, 0)
+
     def finished(self, clip: BatchClip) -> float | None:
-        frames = self._frames.get(clip.path, 0)
+        frames = self.frames_of(clip)
         self._done_frames += frames
         self._left -= frames
         self.done += 1
