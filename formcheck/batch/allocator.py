@@ -13,11 +13,16 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import threading
 from collections.abc import Iterator
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _HEAP_FRAMES = 32 << 20  # glibc's largest mmap threshold: a 4K frame still comes from the heap
 _GLIBC_MMAP_DEFAULT = 128 << 10
+
+
+_lock = threading.Lock()
+_clips_running = 0  # the setting is process-wide; a worker with several threads runs several clips
 
 
 @contextlib.contextmanager
@@ -27,14 +32,30 @@ def frames_from_the_heap() -> Iterator[None]:
     if libc is None:  # not tuned (glibc adapts by itself), or not glibc
         yield
         return
-    libc.mallopt(_M_MMAP_THRESHOLD, _HEAP_FRAMES)
-    libc.mallopt(_M_TRIM_THRESHOLD, 2 * _HEAP_FRAMES)
+    _started(libc)
     try:
         yield
     finally:
-        libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_DEFAULT)
-        libc.mallopt(_M_TRIM_THRESHOLD, _as_int(trim))
-        libc.malloc_trim(0)
+        _ended(libc, _as_int(trim))
+
+
+def _started(libc) -> None:
+    global _clips_running
+    with _lock:
+        if not _clips_running:
+            libc.mallopt(_M_MMAP_THRESHOLD, _HEAP_FRAMES)
+            libc.mallopt(_M_TRIM_THRESHOLD, 2 * _HEAP_FRAMES)
+        _clips_running += 1
+
+
+def _ended(libc, trim: int) -> None:
+    global _clips_running
+    with _lock:
+        _clips_running -= 1
+        if not _clips_running:  # the last clip running: the worker's own setting again
+            libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_DEFAULT)
+            libc.mallopt(_M_TRIM_THRESHOLD, trim)
+            libc.malloc_trim(0)
 
 
 def _glibc():

@@ -28,7 +28,9 @@ CHILD = textwrap.dedent("""
 
     before = mapped_while_a_frame_lives()
     with frames_from_the_heap():
-        during = mapped_while_a_frame_lives()
+        with frames_from_the_heap():  # two clips at once on a worker with two threads
+            pass
+        during = mapped_while_a_frame_lives()  # the first clip to end leaves the other's setting alone
     after = mapped_while_a_frame_lives()
     print(before, during, after)
 """)
