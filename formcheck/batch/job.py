@@ -17,7 +17,7 @@ from formcheck.batch.clips import BatchClip
 from formcheck.config import Thresholds
 from formcheck.errors import FormcheckError, InputError
 
-ANALYSED, BAD_INPUT, FAILED = "analysed", "bad input", "failed"
+ANALYSED, BAD_INPUT, FAILED, NOT_RUN = "analysed", "bad input", "failed", "not run"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from formcheck.batch.clips import BatchClip, clip_date, collect
-from formcheck.batch.job import ANALYSED, BAD_INPUT, FAILED, ClipJob, ClipResult
+from formcheck.batch.job import ANALYSED, BAD_INPUT, FAILED, NOT_RUN, ClipJob, ClipResult
 from formcheck.batch.local import Plan, run_local
 from formcheck.batch.state import BatchState
 from formcheck.batch.summary import SummaryRow, summary_row, write_csv, write_html
@@ -77,15 +77,24 @@ def run_batch(inputs: list[str | Path], options: BatchOptions,
     jobs = sorted((job for job, _ in pending), key=lambda job: eta.frames_of(job.clip), reverse=True)
     plan, finished = _runner(jobs, options.scheduler)
     shas = {job.clip.path: sha for job, sha in pending}
-    for job, result in finished:
-        result = _keep(job, result, shas[job.clip.path], state, options.history)
-        row = rows[job.clip.path] = summary_row(job.clip, result)
-        if progress is not None:
-            progress(BatchProgress(eta.done + 1, len(pending), eta.finished(job.clip), row))
-    ordered = [rows[clip.path] for clip in clips]
-    csv_path = write_csv(ordered, out_dir / SUMMARY_CSV)
-    html_path = write_html(ordered, out_dir / SUMMARY_HTML, plan)
+    try:
+        for job, result in finished:
+            result = _keep(job, result, shas[job.clip.path], state, options.history)
+            row = rows[job.clip.path] = summary_row(job.clip, result)
+            if progress is not None:
+                progress(BatchProgress(eta.done + 1, len(pending), eta.finished(job.clip), row))
+    except KeyboardInterrupt:  # the clips done so far are summarised; the next run does the rest
+        _summarise(clips, rows, out_dir, f"{plan}; interrupted")
+        raise
+    ordered, csv_path, html_path = _summarise(clips, rows, out_dir, plan)
     return BatchResult(ordered, plan, skipped, csv_path, html_path)
+
+
+def _summarise(clips: list[BatchClip], rows: dict[Path, SummaryRow], out_dir: Path,
+               plan: str) -> tuple[list[SummaryRow], Path, Path]:
+    not_run = ClipResult(NOT_RUN, "interrupted before this clip was done; run the batch again to finish it")
+    ordered = [rows.get(clip.path) or summary_row(clip, not_run) for clip in clips]
+    return ordered, write_csv(ordered, out_dir / SUMMARY_CSV), write_html(ordered, out_dir / SUMMARY_HTML, plan)
 
 
 def _earlier_result(job: ClipJob, state: BatchState) -> tuple[ClipResult | None, str]:

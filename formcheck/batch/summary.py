@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from formcheck.batch.clips import BatchClip, clip_date
-from formcheck.batch.job import ANALYSED, BAD_INPUT, FAILED, ClipResult
+from formcheck.batch.job import ANALYSED, BAD_INPUT, FAILED, NOT_RUN, ClipResult
 from formcheck.cues import CUES
 from formcheck.io.files import atomic_write_text
 from formcheck.outputs import figures
@@ -19,7 +19,7 @@ from formcheck.outputs.html_report import CSS, _badge, _e, _img, _num
 from formcheck.outputs.report import score_text
 
 COLUMNS = ["clip", "athlete", "recorded", "status", "error", "direction", "setting", "gait", "cadence_spm", "score"]
-BATCH_COLOURS = {ANALYSED: "pass", BAD_INPUT: "caution", FAILED: "fail"}  # a clip's status, coloured as a cue's
+BATCH_COLOURS = {ANALYSED: "pass", BAD_INPUT: "caution", FAILED: "fail", NOT_RUN: "unknown"}  # a clip's status, coloured as a cue's
 CUE_COLUMNS = [f"{cue}_{part}" for cue in CUES for part in ("status", "value")]
 
 

@@ -112,3 +112,35 @@ def test_folders_keep_their_layout_and_skip_outputs_and_hidden_files(tmp_path):
         [("a", "a"), ("b", "b")]
     with pytest.raises(InputError):
         collect([tmp_path / "b" / "*.txt"], tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_finished_clips_and_their_summary_and_leaves_no_half_written_file(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for i in range(4):  # four clips on two cores: a clip per core, two still waiting
+        shutil.copy(SAMPLES / CLIPS[i % 2], clips / f"{i}.mp4")
+    out = tmp_path / "out"
+    batch = subprocess.Popen([sys.executable, "-m", "formcheck.cli", "batch", str(clips), "--out-dir", str(out),
+                              "--no-video"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list(out.glob("*.formcheck.json")) and time.monotonic() < deadline and batch.poll() is None:
+        time.sleep(0.2)
+    os.killpg(batch.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: every process of the group
+    _, err = batch.communicate(timeout=120)
+
+    assert batch.returncode == 130 and "Traceback" not in err
+    rows = {Path(row["clip"]).name: row for row in read_csv(out / "summary.csv")}
+    assert set(rows) == {f"{i}.mp4" for i in range(4)}, "every clip is a row, done or not"
+    done = {name for name, row in rows.items() if row["status"] == "analysed"}
+    assert done and len(done) < 4
+    assert all((out / f"{Path(name).stem}.formcheck.json").is_file() for name in done)
+    assert not [p.name for p in out.rglob("*") if ".part" in p.name], "no half-written file is left"
+    assert {row["status"] for name, row in rows.items() if name not in done} <= {"not run", "failed"}
