@@ -18,8 +18,7 @@ from collections.abc import Iterator
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _HEAP_FRAMES = 32 << 20  # glibc's largest mmap threshold: a 4K frame still comes from the heap
-_GLIBC_MMAP_DEFAULT = 128 << 10
-
+_GLIBC_DEFAULT = 128 << 10  # glibc's mmap and trim thresholds when nothing is set
 
 _lock = threading.Lock()
 _clips_running = 0  # the setting is process-wide; a worker with several threads runs several clips
@@ -53,7 +52,7 @@ def _ended(libc, trim: int) -> None:
     with _lock:
         _clips_running -= 1
         if not _clips_running:  # the last clip running: the worker's own setting again
-            libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_DEFAULT)
+            libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT)
             libc.mallopt(_M_TRIM_THRESHOLD, trim)
             libc.malloc_trim(0)
 
@@ -70,4 +69,4 @@ def _as_int(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        return 128 << 10
+        return _GLIBC_DEFAULT

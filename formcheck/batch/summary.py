@@ -19,7 +19,8 @@ from formcheck.outputs.html_report import CSS, _badge, _e, _img, _num
 from formcheck.outputs.report import score_text
 
 COLUMNS = ["clip", "athlete", "recorded", "status", "error", "direction", "setting", "gait", "cadence_spm", "score"]
-BATCH_COLOURS = {ANALYSED: "pass", BAD_INPUT: "caution", FAILED: "fail", NOT_RUN: "unknown"}  # a clip's status, coloured as a cue's
+# a clip's status, coloured as a cue's
+BATCH_COLOURS = {ANALYSED: "pass", BAD_INPUT: "caution", FAILED: "fail", NOT_RUN: "unknown"}
 CUE_COLUMNS = [f"{cue}_{part}" for cue in CUES for part in ("status", "value")]
 
 
