@@ -54,7 +54,7 @@ class VideoInfo:
 @dataclass
 class Frame:
     index: int  # 0-based decode order, absolute within the file
-    t_ms: float  # own timestamp in ms (first frame of the file = 0), times VideoFile.slowmo
+    t_ms: float  # own timestamp in ms of real time (first frame of the file = 0): file time / VideoFile.slowmo
     bgr: np.ndarray  # HxWx3 uint8, upright
 
 
@@ -166,8 +166,10 @@ class VideoFile:
     `start`/`stop` select frames by absolute index (stop exclusive); `max_frames` caps how
     many are yielded. Frame.index and Frame.t_ms stay absolute within the file.
     `fps` overrides the file's frame rate (for a rate that is missing or wrong in the file):
-    frame times are rescaled to it, and `slowmo` then holds the whole factor frame times are
-    scaled by, so a copy opened with `VideoFile(path, slowmo=video.slowmo)` times frames the same.
+    frame times are rescaled to it, and `slowmo` then holds the whole factor real time runs slower
+    than the file's clock by, so a copy opened with `VideoFile(path, slowmo=video.slowmo)` times
+    frames the same. A clip filmed at 120 fps and played at 30 (slowmo 4) spans a quarter of its
+    playing time: real time is file time / slowmo.
     """
 
     def __init__(
@@ -197,7 +199,7 @@ class VideoFile:
             raise
         self._file_fps = self.info.fps  # the rate frames are timed at before scaling by slowmo
         if fps is not None:
-            self.slowmo *= self._file_fps / fps
+            self.slowmo *= fps / self._file_fps
             self.info = replace(self.info, fps=float(fps), duration_s=self.info.frames / fps, fps_source="set")
 
     def _read_info(self) -> VideoInfo:
@@ -349,7 +351,7 @@ class VideoFile:
             bgr, pos_ms = current
             t_ms = timeline.at(index, pos_ms - self._origin_ms)
             if bgr is not None:
-                yield Frame(index=index, t_ms=t_ms * self.slowmo, bgr=self._upright(bgr))
+                yield Frame(index=index, t_ms=t_ms / self.slowmo, bgr=self._upright(bgr))
             index += 1
             if index >= last:
                 return  # stop before decoding a frame nobody asked for

@@ -76,6 +76,20 @@ def test_filming_from_the_other_side_gives_the_same_numbers(tmp_path):
     assert report.cadence_spm == pytest.approx(truth["cadence_spm"], rel=0.01)
 
 
+def test_a_slow_motion_clip_given_its_factor_reads_in_real_time(analysed, tmp_path):
+    # the good jog's frames played 4x slower: what a phone's 120 fps mode gives at 30 fps
+    _, real, truth, _ = analysed["good_backward_jog"]
+    slowed = transformed_clip(SAMPLES / "good_backward_jog.mp4", tmp_path / "slowed.mp4", slowed=4.0)
+    flagged = formcheck.analyze(slowed)
+    assert flagged.video.slow_motion_suspected and flagged.video.slow_motion_factor_estimate == pytest.approx(4, rel=0.15)
+    given = formcheck.analyze(slowed, slowmo=4.0)
+    assert not given.video.slow_motion_suspected
+    assert given.cadence_spm == pytest.approx(truth["cadence_spm"], rel=0.02)
+    assert given.rule("cadence").status == real.rule("cadence").status != "unknown"
+    contacts = compare(given, truth, Thresholds())["contacts"]
+    assert contacts["hits"] >= 0.95 * contacts["truth"] and contacts["spurious"] <= 0.05 * contacts["found"]
+
+
 def test_the_deliberate_fault_is_flagged(sample):
     name, report, truth, _ = sample
     rule_id = FAULTS[name]
