@@ -47,6 +47,16 @@ def test_a_slow_motion_run_is_flagged_and_its_times_not_judged(analysed, variant
     assert result.cadence_error == pytest.approx(0.0, abs=0.05), "the clip-time rhythm itself is measured"
 
 
+def test_a_slow_motion_run_given_its_factor_reads_in_real_time():
+    # what the note tells the user to do: with --slowmo the run is timed as it was run
+    truth = RT.load(RT.TRUTH_DIR / f"{PARK}.json")
+    report = formcheck.analyze(SHARED_VIDEOS / truth.clip, slowmo=truth.slowmo_factor)
+    assert report.gait_type == "run" and report.video.slow_motion_suspected is False
+    assert report.cadence_spm == pytest.approx(truth.cadence_clip_spm * truth.slowmo_factor, rel=RT.CADENCE_TOLERANCE)
+    assert report.rule("cadence").status != "unknown"
+    assert not any("--slowmo" in note for note in report.warnings)
+
+
 def test_a_panning_camera_is_not_a_treadmill(analysed):
     report, truth, result = analysed(SILHOUETTE)
     assert result.setting == "overground" == truth.setting
