@@ -113,11 +113,25 @@ SLOW_MOTION_BELOW_SPM = 110.0
 TYPICAL_RUN_CADENCE_SPM = 170.0  # the middle of recreational running cadences (150-190)
 
 
-def slow_motion_factor(gait_type: str, cadence_spm: float | None) -> float | None:
-    """The clip's likely slow-motion factor when a run is too slow to be real time, else None."""
+# Phones film slow motion at these rates and save it at the clip's own playback rate.
+SLOW_MOTION_CAPTURE_FPS = (60.0, 120.0, 240.0, 480.0, 960.0)
+CAPTURE_RATE_WITHIN = 1.3  # an estimate within this ratio of a capture/playback factor is that factor
+
+
+def slow_motion_factor(gait_type: str, cadence_spm: float | None, clip_fps: float) -> float | None:
+    """The clip's likely slow-motion factor when a run is too slow to be real time, else None.
+
+    A typical running cadence gives the factor to within about a quarter; phones' capture rates
+    are a factor of two apart, so the nearest capture/playback ratio (120/30 = 4) is the factor.
+    """
     if gait_type != "run" or cadence_spm is None or cadence_spm >= SLOW_MOTION_BELOW_SPM:
         return None
-    return round(TYPICAL_RUN_CADENCE_SPM / cadence_spm, 1)
+    estimate = TYPICAL_RUN_CADENCE_SPM / cadence_spm
+    ratio = min((capture / clip_fps for capture in SLOW_MOTION_CAPTURE_FPS if capture > clip_fps),
+                key=lambda r: abs(np.log(r / estimate)), default=None)
+    if ratio is not None and max(ratio / estimate, estimate / ratio) <= CAPTURE_RATE_WITHIN:
+        return round(ratio, 2)
+    return round(estimate, 1)
 
 
 def feet_move(pose: PoseSeries, leg_px: float, min_range_leg: float = 0.2) -> bool:
@@ -205,7 +219,7 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
     duty = float(np.median(times)) / stride if times else float("nan")
     gait.duty_factor = duty if np.isfinite(duty) else None
     gait.gait_type = classify_gait(pose, leg_px, travel, stride, contacts, duty, gait.cadence_spm)
-    gait.slow_motion_factor = slow_motion_factor(gait.gait_type, gait.cadence_spm)
+    gait.slow_motion_factor = slow_motion_factor(gait.gait_type, gait.cadence_spm, fps_of(pose.t_ms))
     gait.belt_speed_leg_s = float(np.nanmedian(np.abs(vrel[mid_stance(stance)])))
     fill_step_lengths(contacts, vrel, stance, stride)  # per step, for the step table
     # The judged value uses all stances at once, steadier than the per-step values:

@@ -35,8 +35,9 @@ class Result:
     key_frames: list = field(default_factory=list)  # [(caption, JPEG bytes)] with the skeleton, for history/HTML
 
 
-def check_duration(path: Path, max_duration_s: float, slowmo: float = 1.0) -> None:
-    """Raise VideoError for an unreadable clip, InputError for one longer than the limit."""
+def check_duration(path: Path, max_duration_s: float) -> None:
+    """Raise VideoError for an unreadable clip, InputError for one longer than the limit (its playing
+    time, which is what the analysis costs, slow motion or not)."""
     from formcheck.io.video import probe
 
     info = probe(path)
@@ -57,7 +58,7 @@ def analyse_clip(path: Path, settings: Settings, progress=None, source: str | No
     from formcheck.api import analyze_with_evidence
 
     path = Path(path)
-    check_duration(path, settings.max_duration_s, settings.slowmo)
+    check_duration(path, settings.max_duration_s)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="formcheck-app-"))
     t0 = time.monotonic()
     try:

@@ -12,7 +12,7 @@ from formcheck.app.baseline import show_baseline
 from formcheck.app.clip_analysis import Result
 from formcheck.app.errors import show_unexpected
 from formcheck.app.login import visitor_history
-from formcheck.app.settings import Settings
+from formcheck.app.settings import Settings, use_slowmo
 from formcheck.app.state import Jump, app_state
 from formcheck.app.text import plain
 from formcheck.app.verdicts import render_verdict
@@ -67,6 +67,10 @@ def _headline(result: Result, settings: Settings) -> None:
                    "cues with that in mind.")
     for w in report.warnings:
         st.caption(f"Note: {w}")
+    factor = report.video.slow_motion_factor_estimate
+    if report.video.slow_motion_suspected and factor:
+        st.button(f"Analyse again as {factor:g}x slow motion", key=f"slowmo_{result.key[:16]}", on_click=use_slowmo,
+                  args=(factor,), help="Sets the sidebar's slow-motion factor; set the exact one there if you know it.")
     if result.history_error:
         st.warning(f"Not saved to history: {plain(result.history_error)}")
 

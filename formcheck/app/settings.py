@@ -17,6 +17,8 @@ from formcheck.cues import editable_thresholds
 from formcheck.errors import ConfigError
 
 DEFAULT_MAX_DURATION_S = 180
+SLOWMO_KEY = "slowmo_factor"
+SLOWMO_RANGE = (0.05, 16.0)
 
 
 @dataclass
@@ -27,7 +29,6 @@ class Settings:
     max_duration_s: float = DEFAULT_MAX_DURATION_S
     thresholds: Thresholds = field(default_factory=Thresholds)
     save_history: bool = True
-    config_error: str | None = None
 
     def analysis_key(self) -> str:
         """What changes the analysis (not the display units)."""
@@ -46,19 +47,26 @@ def sidebar() -> Settings:
                            format="%.1f", help="0 = unknown or overground.")
     s.height_m = height or None
     s.belt_kmh = belt or None
-    s.slowmo = sb.number_input("Slow-motion factor", min_value=0.05, max_value=16.0, value=1.0, step=0.5,
-                               help="Capture fps ÷ playback fps. A 120 fps slow-motion clip played at 30 fps "
+    st.session_state.setdefault(SLOWMO_KEY, 1.0)
+    s.slowmo = sb.number_input("Slow-motion factor", min_value=SLOWMO_RANGE[0], max_value=SLOWMO_RANGE[1], step=0.5,
+                               key=SLOWMO_KEY, help="Capture fps ÷ playback fps. A 120 fps slow-motion clip played at 30 fps "
                                     "is 4. Leave at 1 for normal clips.")
     s.max_duration_s = sb.number_input("Longest clip to analyse (s)", min_value=5, max_value=1800,
                                        value=DEFAULT_MAX_DURATION_S, step=15,
                                        help="Longer clips are refused; trim them to the part you want checked.")
     s.save_history = sb.checkbox("Save results to history", value=True)
     with sb.expander("Thresholds"):
-        s.thresholds, s.config_error = _threshold_settings()
+        s.thresholds = _threshold_settings()
     return s
 
 
-def _threshold_settings() -> tuple[Thresholds, str | None]:
+def use_slowmo(factor: float) -> None:
+    """Set the sidebar's slow-motion factor: a button's callback, so it runs before the sidebar is drawn again."""
+    st.session_state[SLOWMO_KEY] = min(max(float(factor), SLOWMO_RANGE[0]), SLOWMO_RANGE[1])
+
+
+def _threshold_settings() -> Thresholds:
+    """The thresholds the sidebar sets; a bad TOML shows its error there and leaves the defaults."""
     toml = st.file_uploader("Load a thresholds TOML", type=["toml"], key="thresholds_toml",
                             help="A [thresholds] table with any of the fields in formcheck/config.py.")
     base, error, tag = Thresholds(), None, "default"
@@ -88,10 +96,10 @@ def _threshold_settings() -> tuple[Thresholds, str | None]:
         st.rerun()
     try:
         return (load_thresholds_bytes(toml.getvalue(), toml.name, **overrides) if toml is not None and not error
-                else load_thresholds(None, **overrides)), error
+                else load_thresholds(None, **overrides))
     except ConfigError as exc:
         st.error(plain(exc))
-        return base, str(exc)
+        return base
 
 
 def load_thresholds_bytes(data: bytes, name: str, **overrides) -> Thresholds:

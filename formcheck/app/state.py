@@ -4,7 +4,8 @@ Each entry keeps its own ``st.session_state`` key (the attribute's name), so Str
 session-state view and the tests still see ``results`` and the rest by name.
 
 Widgets keep their own ``key=`` entries, because Streamlit stores a widget's value under
-its key: ``thresholds_toml`` and ``th_<field>_<file tag>`` (sidebar; "Reset to defaults"
+its key: ``slowmo_factor`` (sidebar; a slow-motion clip's "Analyse again" button sets it
+through ``use_slowmo``), ``thresholds_toml`` and ``th_<field>_<file tag>`` (sidebar; "Reset to defaults"
 deletes the ``th_`` ones through ``reset_threshold_widgets``), ``clip_upload``,
 ``sample_<file>``, ``live_timer``, ``live_timer_rounds``, ``live_pose_every``,
 ``formcheck-live`` (the webrtc component), ``cmp_before``, ``cmp_after``, ``history_pick``,

@@ -163,6 +163,15 @@ def test_a_slow_motion_run_is_flagged_never_called_a_walk(factor):
     assert any("slow-motion" in note and "--slowmo" in note for note in report.warnings)
 
 
+@pytest.mark.parametrize("playback_fps, real_cadence, factor", [(30, 190, 4), (24, 150, 5), (50, 180, 2.4),
+                                                               (30, 200, 8), (30, 160, 2)])
+def test_the_slow_motion_factor_is_a_phone_capture_rate_over_the_playback_rate(playback_fps, real_cadence, factor):
+    # 60-960 fps capture saved at 24-50 fps; any recreational running cadence gives the same factor
+    from formcheck.analysis.gait import slow_motion_factor
+
+    assert slow_motion_factor("run", real_cadence / factor, playback_fps) == factor
+
+
 def test_a_real_time_run_and_a_walk_are_not_slow_motion():
     _, run, _ = analyse(cadence=150.0, duty=0.4)
     assert run.gait_type == "run" and run.video.slow_motion_suspected is False

@@ -197,6 +197,29 @@ def test_sample_clip_full_review(isolated):
     assert any(f"#{sessions[0]['id']}" in str(o) for o in at.selectbox(key="history_pick").options)
 
 
+def test_a_slow_motion_clip_is_analysed_again_at_its_factor_in_one_click(isolated):
+    """A jog filmed at 120 fps and saved at 30, as a phone's slow-motion mode does: flagged, not
+    judged, and one click on the note's button times it as it was run."""
+    from support.synthetic import SLOW_MOTION_RUN, render_clip
+
+    slowed = isolated / "slowed_jog.mp4"
+    truth = render_clip(SLOW_MOTION_RUN, slowed, playback_fps=30.0)
+    at = new_app(timeout=300).run()
+    at.button(key=f"sample_{slowed.name}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "This looks like a slow-motion clip" in texts(at)
+    again = next(b for b in at.button if b.key and b.key.startswith("slowmo_"))
+    assert again.label == "Analyse again as 4x slow motion"
+    again.click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.sidebar.number_input(key="slowmo_factor").value == 4.0
+    # the results are keyed by clip and settings, the slow-motion factor first
+    report = next(r.report for r in at.session_state["results"].values() if r.key.split(":", 1)[1].startswith("[4.0,"))
+    assert not report.video.slow_motion_suspected
+    assert report.cadence_spm == pytest.approx(truth["cadence_spm"], rel=0.03)
+    assert not any(b.key and b.key.startswith("slowmo_") for b in at.button)
+
+
 def test_live_tab_offers_the_interval_timer_and_describes_the_plan():
     at = new_app().run()
     toggle = at.toggle(key="live_timer")

@@ -22,10 +22,8 @@ def make_audio_only(path: Path) -> Path:
     return path
 
 
-def transformed_clip(src: Path, dst: Path, reverse: bool = False, mirror: bool = False,
-                     slowed: float = 1.0) -> Path:
-    """Write a reversed and/or mirrored copy of a clip (frames transformed before any pose estimation);
-    ``slowed`` plays the same frames that many times slower, as a slow-motion clip of the run."""
+def transformed_clip(src: Path, dst: Path, reverse: bool = False, mirror: bool = False) -> Path:
+    """Write a reversed and/or mirrored copy of a clip (frames transformed before any pose estimation)."""
     from formcheck.io.video import VideoFile
     from formcheck.io.writer import H264Writer
 
@@ -34,7 +32,7 @@ def transformed_clip(src: Path, dst: Path, reverse: bool = False, mirror: bool =
         frames = [f.bgr for f in video]
     if reverse:
         frames.reverse()
-    with H264Writer(dst, fps=info.fps / slowed, width=info.width, height=info.height, crf=17) as writer:
+    with H264Writer(dst, fps=info.fps, width=info.width, height=info.height, crf=17) as writer:
         for bgr in frames:
             writer.write(np.ascontiguousarray(bgr[:, ::-1]) if mirror else bgr)
     return dst

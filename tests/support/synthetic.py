@@ -57,7 +57,7 @@ MEDIAPIPE_INDEX = {
     "right_foot_index": 32,
 }
 __all__ = ["GaitParams", "render_clip", "render_frames", "truth_for", "joint_tracks",
-           "JOINT_NAMES", "MEDIAPIPE_INDEX", "LOOKS", "LOOK_STYLES"]
+           "JOINT_NAMES", "MEDIAPIPE_INDEX", "LOOKS", "LOOK_STYLES", "SLOW_MOTION_RUN"]
 
 FEET = ("right", "left")  # the right foot lands first; the left half a stride later
 
@@ -1321,11 +1321,11 @@ def render_frames(params: GaitParams) -> Iterator[np.ndarray]:
                    _pick_exposure(params.seed, style))
 
 
-def _write_h264(frames, path: Path, p: GaitParams, crf: int) -> None:
+def _write_h264(frames, path: Path, p: GaitParams, crf: int, fps: float) -> None:
     """Browser-playable H.264 (yuv420p, faststart) with PyAV; OpenCV's wheels cannot."""
     import av  # imported here so truth_for() works without FFmpeg bindings
 
-    rate = Fraction(p.fps).limit_denominator(1001)
+    rate = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as out:
         stream = out.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = p.width, p.height, "yuv420p"
@@ -1341,17 +1341,24 @@ def _sidecar(out_path: Path, suffix: str) -> Path:
     return out_path.with_name(out_path.stem + suffix)
 
 
-def render_clip(params: GaitParams, out_path, *, crf: int = 28) -> dict:
+def render_clip(params: GaitParams, out_path, *, crf: int = 28, playback_fps: float | None = None) -> dict:
     """Render the clip to ``out_path`` (mp4) and write ``<stem>.truth.json`` and
-    ``<stem>.joints.npz`` beside it. Returns the truth dict."""
+    ``<stem>.joints.npz`` beside it. Returns the truth dict (its times are the run's own).
+
+    ``playback_fps`` below ``params.fps`` saves it as a phone saves slow motion: filmed at
+    ``params.fps``, played at ``playback_fps``."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     m, tracks = _simulate(params)
     truth = _truth(params, m, tracks)
     crf = max(crf, LOOK_STYLES[params.look].min_crf)  # a compressed look stays compressed
-    _write_h264(render_frames(params), out_path, params, crf)
+    _write_h264(render_frames(params), out_path, params, crf, playback_fps or params.fps)
     joints_path = _sidecar(out_path, ".joints.npz")
     np.savez_compressed(joints_path, **tracks)
     truth["joints_px"] = joints_path.name
     _sidecar(out_path, ".truth.json").write_text(json.dumps(truth, indent=2))
     return truth
+
+
+# A backward jog filmed in a phone's 120 fps slow-motion mode: render it with playback_fps=30.
+SLOW_MOTION_RUN = GaitParams(duration_s=2.5, width=640, height=360, fps=120.0)
