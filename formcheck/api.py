@@ -130,7 +130,7 @@ def _write_outputs(report: Report, evidence: Evidence, path: Path, out_dir, outp
 def write_annotated_video(src: Path, dst: Path, report: Report, evidence: Evidence, slowmo: float = 1.0,
                           progress: Progress | None = None) -> Path:
     """Re-read the clip and write the annotated H.264 copy (frames are streamed, not kept)."""
-    title = f"{report.direction} {report.gait_type}"
+    title = report.motion
     # all cores when it pays: parts encoded in parallel, then joined without re-encoding
     if render_video(src, dst, evidence, report.rules, title, slowmo, progress):
         return dst

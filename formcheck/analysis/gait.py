@@ -178,6 +178,18 @@ def classify_setting(pose: PoseSeries, stance: np.ndarray, vrel: np.ndarray, leg
 
 
 SCENERY_PASSING_LEG_S = 0.05  # L/s: steady one-way scenery motion past the hips, above shake and drift
+TRAVELLED_LEG = 1.0  # scenery past the hips over the clip, in L: the runner moved through the world
+
+
+def travel_through_scene(pose: PoseSeries, leg_px: float, scenery: SceneryProbe | None) -> int:
+    """+1/-1 image direction of travel where the scenery passed the runner's hips by a leg length
+    or more, whatever the camera did; 0 where it did not (standing, a treadmill) or cannot be told.
+    The direction with no steps to go by: a runner crossing the frame in a second, feet cut off."""
+    seen = pose.t_s[pose.detected]
+    passing = scenery(pose, leg_px) if scenery is not None and len(seen) >= 2 else None
+    if passing is None or abs(passing) * (seen[-1] - seen[0]) / leg_px < TRAVELLED_LEG:
+        return 0
+    return 1 if passing < 0 else -1
 
 
 MAX_STRIDE_S = 8.0  # clip time: a run filmed at 8x slow motion
@@ -212,6 +224,9 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
         # No steady stepping: contacts and travel would come from pose jitter.
         gait.gait_type = "stand" if len(contacts) < 2 or not feet_move(pose, leg_px) else "unknown"
         gait.direction, gait.travel, gait.contacts = "unknown", 0, []
+        if gait.gait_type == "unknown":  # too few steps for a rhythm, but the runner may still cross the scene
+            gait.travel = travel_through_scene(pose, leg_px, scenery)
+            gait.direction = classify_direction(facing, gait.travel)
         return gait
     gait.stride_time_s = stride
     gait.cadence_spm = 120.0 / stride

@@ -114,17 +114,20 @@ def direction(ev: Evidence, th: Thresholds) -> Finding:
     g = ev.gait
     title, unit = _label("direction")
     target = "facing opposite to travel, flight phase (duty < 0.5)"
-    if g.direction == "unknown" or g.gait_type not in ("run", "walk"):
+    if g.direction == "unknown" or g.gait_type == "stand":
         why = "Standing still: no steps to judge." if g.gait_type == "stand" else \
             "Could not tell which way the runner travels (too few clear steps)."
         return unknown("direction", title, unit, target, why)
     value = g.duty_factor
-    if g.direction == "forward":
+    if g.direction == "forward":  # known from the scenery passing even where the steps are not
         return Finding("direction", title, FAIL, value, unit, target,
                        "This clip shows forward motion: the form cues are for backward running.")
     if g.direction == "mixed":
         return Finding("direction", title, CAUTION, value, unit, target,
                        "The clip mixes backward and forward sections; only the backward parts are judged.")
+    if g.gait_type not in ("run", "walk"):
+        return unknown("direction", title, unit, target,
+                       "Travelling backward, but too few clear steps to tell a jog from a walk.")
     if g.gait_type == "walk":
         return Finding("direction", title, CAUTION, value, unit, target,
                        "Walking backward (no flight phase): fine for warm-up, the running cues apply once you jog.")

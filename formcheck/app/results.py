@@ -51,7 +51,7 @@ def show_results(result: Result, settings: Settings) -> None:
 
 def _headline(result: Result, settings: Settings) -> None:
     report = result.report
-    st.subheader(f"{plain(result.source)}: {report.direction} {report.gait_type}, {report.setting}")
+    st.subheader(f"{plain(result.source)}: {report.motion}, {report.setting}")
     cols = st.columns(4)
     cols[0].metric("Score", score_text(report.score))
     cols[1].metric("Cadence", f"{report.cadence_spm:.0f} steps/min" if report.cadence_spm else "–")

@@ -349,7 +349,7 @@ class LiveSession:
             findings = []
         else:
             findings = [f for f in report.rules if CUES[f.id].live]
-        title = f"live: {report.direction} {report.gait_type}" if report else "live"
+        title = f"live: {report.motion}" if report else "live"
         with self._lock:
             timer, on_plan, plan_check = stats.timer, stats.on_plan, stats.plan_check
         if self.panel == "overlay":

@@ -180,10 +180,22 @@ class Report:
 
         return atomic_write(path, write, newline="")
 
+    @property
+    def motion(self) -> str:
+        """'backward run', 'forward walk', 'standing'; a part that could not be told is said so."""
+        if self.gait_type == "stand":
+            return "standing"
+        known = self.direction != "unknown", self.gait_type != "unknown"
+        if all(known):
+            return f"{self.direction} {self.gait_type}"
+        if any(known):
+            return f"{self.direction}, walk or run unknown" if known[0] else f"{self.gait_type}, direction unknown"
+        return "motion unknown"
+
     def summary(self) -> str:
         """A short human summary for the terminal."""
         cad = f"{self.cadence_spm:.0f} steps/min" if self.cadence_spm else "not measured"
-        lines = [f"{Path(self.video.path).name}: {self.direction} {self.gait_type}, {self.setting}, "
+        lines = [f"{Path(self.video.path).name}: {self.motion}, {self.setting}, "
                  f"facing {self.runner.facing}; cadence {cad}; score {score_text(self.score)}"]
         for f in self.rules:
             value = "" if f.value is None else f" {f.value:.2f} {f.unit}".rstrip()
