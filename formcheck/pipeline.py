@@ -42,6 +42,8 @@ def _analyse(raw: PoseSeries, video: VideoRecord, thresholds: Thresholds,
     near = K.near_side(pose, facing)
     leg_px = K.leg_length_px(pose, near)
     gait = analyse_gait(pose, facing, near, leg_px, scenery)
+    if video.live:
+        gait.speed_ramp_ratio = None  # a camera streams in real time
     feet_seen = _feet_seen_fraction(raw)
     if feet_seen < FEET_SEEN_MIN and gait.gait_type == "stand":
         gait.gait_type = "unknown"  # with the feet out of the picture, standing and running look alike
@@ -49,8 +51,8 @@ def _analyse(raw: PoseSeries, video: VideoRecord, thresholds: Thresholds,
                   elbow=K.elbow_angle_deg(pose, near))
     findings = judge(ev, thresholds)
     position = _position(raw)
-    video = dataclasses.replace(video, slow_motion_suspected=gait.slow_motion_factor is not None,
-                                slow_motion_factor_estimate=gait.slow_motion_factor)
+    video = dataclasses.replace(video, slow_motion_suspected=gait.slowed, slow_motion_factor_estimate=gait.slow_motion_factor,
+                                speed_ramp_suspected=gait.speed_ramp_ratio is not None)
     report = Report(
         formcheck_version=__version__,
         video=video,
@@ -100,7 +102,7 @@ def _metrics(ev: Evidence) -> Metrics:
 
 def _warnings(raw: PoseSeries, video: VideoRecord, gait, feet_seen: float, findings: list, position: str) -> list[str]:
     notes = []
-    if gait.slow_motion_factor is not None:
+    if gait.slowed:
         notes.append(slow_motion_note(gait))
     if video.fps_source == "assumed":
         # every time, cadence and contact time scales with this guess

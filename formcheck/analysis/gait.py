@@ -12,7 +12,7 @@ from formcheck.analysis.contacts import (FEET, Contact, _stance_of, _with_missed
                                          fill_step_lengths, find_contacts, foot_point_heights, foot_reach, mid_stance,
                                          phase_locked_contacts, relative_foot_velocity, stance_mask)
 from formcheck.analysis.kinematics import SIDE, fps_of
-from formcheck.analysis.stride import spectral_stride_time, stride_time, swing_stride_time
+from formcheck.analysis.stride import speed_ramp_ratio, spectral_stride_time, stride_time, swing_stride_time
 from formcheck.pose import PoseSeries
 
 # (clean pose, leg length px) -> the background's horizontal speed in px/s, None if unknown.
@@ -34,10 +34,16 @@ class Gait:
     foot_height_leg: np.ndarray | None = None  # (T, 2) lowest foot point above ground, in L
     cadence_spm: float | None = None
     slow_motion_factor: float | None = None  # set when a run is too slow for real time (see SLOW_MOTION_BELOW_SPM)
+    speed_ramp_ratio: float | None = None  # set when part of the clip is slowed (see SPEED_RAMP_RATIO)
     stride_time_s: float | None = None
     duty_factor: float | None = None
     belt_speed_leg_s: float | None = None  # stance-foot speed relative to the pelvis
     step_length_leg: np.ndarray = field(default_factory=lambda: np.array([]))
+
+    @property
+    def slowed(self) -> bool:
+        """Slow motion, in the whole clip or in part of it: its times are not the run's."""
+        return self.slow_motion_factor is not None or self.speed_ramp_ratio is not None
 
 
 def travel_sign(heights: np.ndarray, vrel: np.ndarray) -> int:
@@ -235,6 +241,7 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
     gait.duty_factor = duty if np.isfinite(duty) else None
     gait.gait_type = classify_gait(pose, leg_px, travel, stride, contacts, duty, gait.cadence_spm)
     gait.slow_motion_factor = slow_motion_factor(gait.gait_type, gait.cadence_spm, fps_of(pose.t_ms))
+    gait.speed_ramp_ratio = speed_ramp_ratio(contacts)
     gait.belt_speed_leg_s = float(np.nanmedian(np.abs(vrel[mid_stance(stance)])))
     fill_step_lengths(contacts, vrel, stance, stride)  # per step, for the step table
     # The judged value uses all stances at once, steadier than the per-step values:

@@ -99,7 +99,12 @@ def _not_running(ev: Evidence) -> bool:
 
 
 def slow_motion_note(gait: Gait) -> str:
-    """What the report says about a clip that is physically slow motion (gait.slow_motion_factor)."""
+    """What the report says about a clip that is physically slow motion (gait.slowed)."""
+    if gait.slow_motion_factor is None:
+        return (f"Part of this clip looks slowed: some steps take about {gait.speed_ramp_ratio:g}x as long as "
+                "others, which no runner's rhythm does (phones save slow motion with real-time ends). Cadence and "
+                "contact times are not judged. Trim the clip to its slowed part and give the factor with --slowmo "
+                "(or in the app's sidebar), or export it in real time.")
     return (f"This looks like a slow-motion clip: a run (with flight phases) at {gait.cadence_spm:.0f} "
             f"steps/min of clip time, which no one runs in real time; about {gait.slow_motion_factor:g}x "
             "slowed. Cadence and contact times are not judged. Give the factor (capture fps / playback "
@@ -233,7 +238,7 @@ def cadence(ev: Evidence, th: Thresholds) -> Finding:
     if _not_running(ev):
         return Finding("cadence", title, UNKNOWN, value, unit, target,
                        "Not running (walking or standing): the cadence target applies to running.")
-    if ev.gait.slow_motion_factor is not None:
+    if ev.gait.slowed:
         return Finding("cadence", title, UNKNOWN, value, unit, target, slow_motion_note(ev.gait))
     if value >= th.cadence_pass:
         status, cue = PASS, "Quick, light steps: good cadence."
@@ -402,7 +407,7 @@ def contact_time(ev: Evidence, th: Thresholds) -> Finding:
     if not times:
         return unknown("contact_time", title, unit, target, "No foot contacts found.")
     value = float(np.median(times))
-    if ev.gait.slow_motion_factor is not None:
+    if ev.gait.slowed:
         return Finding("contact_time", title, UNKNOWN, value, unit, target, slow_motion_note(ev.gait))
     lo, hi = th.contact_time_range
     if lo <= value <= hi:

@@ -36,6 +36,23 @@ def stride_time(contacts: list[Contact]) -> float | None:
     return float(2.0 * np.polyfit(number[kept], times[kept], 1)[0])
 
 
+RAMP_WINDOW = 5  # steps: the median of a few is steady through a stray or missed contact
+# Within a clip a runner changes step time by a fraction, and walking to jogging by at most about
+# 2x (80 -> 180 steps/min); phones save slow motion with real-time ends ("speed ramps") at 4x or 8x.
+SPEED_RAMP_RATIO = 2.5
+
+
+def speed_ramp_ratio(contacts: list[Contact]) -> float | None:
+    """How many times longer the slowest few steps take than the quickest few, where that is more
+    than any runner's rhythm changes (part of the clip is slowed), else None."""
+    steps = np.diff([c.time_s for c in contacts])
+    if len(steps) < 2 * RAMP_WINDOW:
+        return None
+    typical = [np.median(steps[k:k + RAMP_WINDOW]) for k in range(len(steps) - RAMP_WINDOW + 1)]
+    ratio = float(max(typical) / min(typical))
+    return round(ratio, 1) if ratio >= SPEED_RAMP_RATIO else None
+
+
 def dominant_frequency(x: np.ndarray, t_s: np.ndarray, lo_hz: float, hi_hz: float,
                        step_hz: float = 0.0005) -> float | None:
     """Frequency of the strongest periodic component in [lo, hi] Hz, on a fine grid.

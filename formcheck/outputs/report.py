@@ -50,7 +50,8 @@ class VideoRecord:
     seen_s: float | None = None  # live: from the first to the last frame with the runner
     started: str | None = None  # live: local start time, ISO 8601
     slow_motion_suspected: bool = False
-    slow_motion_factor_estimate: float | None = None
+    slow_motion_factor_estimate: float | None = None  # the whole clip's, when it is evenly slowed
+    speed_ramp_suspected: bool = False  # part of the clip slowed: slow_motion_suspected, with no one factor
 
     @property
     def portrait(self) -> bool:

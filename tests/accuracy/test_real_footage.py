@@ -30,6 +30,7 @@ def analysed(tmp_path_factory):
     return run
 
 
+GYM = "treadmill_gym_phone_facing_left_30fps"  # real time, slowed 4x in the middle; a coach beside the treadmill
 PARK = "overground_park_static_facing_left_30fps"  # static camera, slow motion (about 2x)
 BEACH = "overground_beach_tracking_facing_right_25fps"  # real time, a camera tracking alongside
 SILHOUETTE = "slowmo_silhouette_grass_panning_facing_right_24fps"  # a pan that starts late, about 5x slowed
@@ -55,6 +56,19 @@ def test_a_slow_motion_run_given_its_factor_reads_in_real_time():
     assert report.cadence_spm == pytest.approx(truth.cadence_clip_spm * truth.slowmo_factor, rel=RT.CADENCE_TOLERANCE)
     assert report.rule("cadence").status != "unknown"
     assert not any("--slowmo" in note for note in report.warnings)
+
+
+@pytest.mark.parametrize("variant", ["filmed", "mirrored"])
+def test_a_speed_ramp_is_flagged_and_its_times_not_judged(analysed, variant):
+    # a phone's slow-motion video: real time, then 4x slowed, then real time again. (Played backward,
+    # the slowed part's contacts come out doubled and its rhythm reads only 2.4x slower: not caught.)
+    report, truth, result = analysed(GYM, variant)
+    assert (result.direction, result.facing, result.setting, result.gait) == \
+        (truth.direction, truth.facing, truth.setting, truth.gait)
+    assert report.video.slow_motion_suspected and report.video.speed_ramp_suspected
+    assert report.video.slow_motion_factor_estimate is None, "no one factor fits the whole clip"
+    assert report.rule("cadence").status == "unknown" and report.rule("contact_time").status == "unknown"
+    assert any("Part of this clip looks slowed" in note for note in report.warnings)
 
 
 def test_a_panning_camera_is_not_a_treadmill(analysed):

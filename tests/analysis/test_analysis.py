@@ -172,6 +172,27 @@ def test_the_slow_motion_factor_is_a_phone_capture_rate_over_the_playback_rate(p
     assert slow_motion_factor("run", real_cadence / factor, playback_fps) == factor
 
 
+def _contacts_every(step_s: list[float]):
+    from formcheck.analysis.contacts import Contact
+
+    times = np.concatenate([[0.0], np.cumsum(step_s)])
+    return [Contact("left" if i % 2 else "right", i, i, float(t), 0.3 * step_s[0], "flat", 0.0, 0.0)
+            for i, t in enumerate(times)]
+
+
+@pytest.mark.parametrize("steps, ramp", [
+    ([0.35] * 6 + [1.4] * 8 + [0.35] * 6, 4.0),  # 120 fps saved at 30, real time at both ends
+    ([0.3] * 6 + [2.4] * 6, 8.0),  # 240 fps
+    ([0.6] * 8 + [0.33] * 8, None),  # a backward walk at 100 steps/min, then a jog at 180
+    (list(0.35 + 0.04 * np.random.default_rng(1).standard_normal(20)), None),  # a steady run, jitter and all
+    ([0.35] * 6 + [0.7] + [0.35] * 6, None),  # one contact missed
+])
+def test_a_speed_ramp_is_told_from_a_change_of_pace(steps, ramp):
+    from formcheck.analysis.stride import speed_ramp_ratio
+
+    assert speed_ramp_ratio(_contacts_every(steps)) == (None if ramp is None else pytest.approx(ramp, rel=0.1))
+
+
 def test_a_real_time_run_and_a_walk_are_not_slow_motion():
     _, run, _ = analyse(cadence=150.0, duty=0.4)
     assert run.gait_type == "run" and run.video.slow_motion_suspected is False

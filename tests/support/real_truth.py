@@ -172,7 +172,7 @@ class RealClipResult:
                                 ("setting", self.setting, t.setting), ("gait", self.gait, t.gait)):
             if got != want:
                 misses.append(f"{name} {got} (truth {want})")
-        if t.slow_motion and t.gait == "run" and not self.slow_motion_suspected:
+        if not t.real_time and t.gait == "run" and not self.slow_motion_suspected:
             misses.append("slow motion not flagged")
         if t.real_time and self.slow_motion_suspected:
             misses.append("real-time clip flagged as slow motion")
