@@ -49,8 +49,8 @@ def sidebar() -> Settings:
     s.belt_kmh = belt or None
     st.session_state.setdefault(SLOWMO_KEY, 1.0)
     s.slowmo = sb.number_input("Slow-motion factor", min_value=SLOWMO_RANGE[0], max_value=SLOWMO_RANGE[1], step=0.5,
-                               key=SLOWMO_KEY, help="Capture fps ÷ playback fps. A 120 fps slow-motion clip played at 30 fps "
-                                    "is 4. Leave at 1 for normal clips.")
+                               key=SLOWMO_KEY, help="Capture fps ÷ playback fps. A 120 fps slow-motion clip played "
+                                                    "at 30 fps is 4. Leave at 1 for normal clips.")
     s.max_duration_s = sb.number_input("Longest clip to analyse (s)", min_value=5, max_value=1800,
                                        value=DEFAULT_MAX_DURATION_S, step=15,
                                        help="Longer clips are refused; trim them to the part you want checked.")
