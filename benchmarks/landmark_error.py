@@ -83,6 +83,8 @@ def main() -> None:
             xy = estimate_clip(video, mirror=lambda: faces_right(video, None)).xy
         for window in ("miss", "control"):
             frames = {int(f): m for f, m in truth["frames"].items() if m["window"] == window}
+            if not frames:
+                continue
             found = [frame_errors(xy[f], m) for f, m in frames.items()]
             points = np.concatenate([e[s] for e, s in (x for x in found if x is not None)] or [np.array([])])
             stats = (f"{np.median(points):.2f} | {np.percentile(points, 90):.2f} | {np.mean(points > 0.5):.0%}"
