@@ -136,7 +136,7 @@ def test_ctrl_c_keeps_the_finished_clips_and_their_summary_and_leaves_no_half_wr
     os.killpg(batch.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: every process of the group
     _, err = batch.communicate(timeout=120)
 
-    assert batch.returncode == 130 and "Traceback" not in err
+    assert batch.returncode == 130 and "Traceback" not in err, err
     rows = {Path(row["clip"]).name: row for row in read_csv(out / "summary.csv")}
     assert set(rows) == {f"{i}.mp4" for i in range(4)}, "every clip is a row, done or not"
     done = {name for name, row in rows.items() if row["status"] == "analysed"}
