@@ -79,8 +79,10 @@ _BUSY = False  # in a worker: whether a clip is being analysed
 def _worker_start() -> None:
     one_core_per_clip()
     # Ctrl-C reaches every process of the terminal: a busy worker stops its clip (its part files
-    # are removed), an idle one stays quiet while the caller shuts the pool down.
-    signal.signal(signal.SIGINT, _interrupt_if_busy)
+    # are removed), an idle one stays quiet while the caller shuts the pool down. A batch started
+    # with SIGINT ignored (nohup, a background job) ignores it in its workers too, as in its caller.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _interrupt_if_busy)
 
 
 def _interrupt_if_busy(signum, frame) -> None:

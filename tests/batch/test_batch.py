@@ -129,7 +129,10 @@ def test_ctrl_c_keeps_the_finished_clips_and_their_summary_and_leaves_no_half_wr
     out = tmp_path / "out"
     batch = subprocess.Popen([sys.executable, "-m", "formcheck.cli", "batch", str(clips), "--out-dir", str(out),
                               "--no-video"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+                             start_new_session=True,
+                             # Ctrl-C as a terminal delivers it, even where this test runs with SIGINT ignored
+                             # (a background job inherits SIG_IGN, and Python keeps it)
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not list(out.glob("*.formcheck.json")) and time.monotonic() < deadline and batch.poll() is None:
         time.sleep(0.2)
