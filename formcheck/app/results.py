@@ -69,10 +69,16 @@ def _headline(result: Result, settings: Settings) -> None:
         st.caption(f"Note: {w}")
     factor = report.video.slow_motion_factor_estimate
     if report.video.slow_motion_suspected and factor:
-        st.button(f"Analyse again as {factor:g}x slow motion", key=f"slowmo_{result.key[:16]}", on_click=use_slowmo,
-                  args=(factor,), help="Sets the sidebar's slow-motion factor; set the exact one there if you know it.")
+        st.button(f"Analyse again as {factor:g}x slow motion", key=f"slowmo_{result.key[:16]}",
+                  on_click=_analyse_again_as_slow_motion, args=(factor, result), help="Sets the sidebar's slow-motion factor; set the exact one there if you know it.")
     if result.history_error:
         st.warning(f"Not saved to history: {plain(result.history_error)}")
+
+
+def _analyse_again_as_slow_motion(factor: float, flagged: Result) -> None:
+    use_slowmo(factor)
+    if flagged.history_id is not None:
+        app_state.superseded = (flagged.key.split(":", 1)[0], flagged.history_id)
 
 
 def _video_and_verdicts(result: Result, rules: list[dict]) -> None:

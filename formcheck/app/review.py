@@ -80,5 +80,17 @@ def _save_history(result: Result) -> None:
     try:
         result.history_id = visitor_history().save(result.report, result.source, kind="clip",
                                                    key_frames=result.key_frames)
+        _drop_superseded(result)
     except (FormcheckError, OSError) as exc:
         result.history_error = str(exc)
+
+
+def _drop_superseded(saved: Result) -> None:
+    """The flagged analysis this clip's "Analyse again as slow motion" replaced goes once the new one is saved."""
+    pending = app_state.superseded
+    if pending and saved.key.startswith(pending[0] + ":"):
+        visitor_history().delete(pending[1])
+        app_state.superseded = None
+        for result in app_state.results.values():
+            if result.history_id == pending[1]:
+                result.history_id = None

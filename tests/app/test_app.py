@@ -218,6 +218,11 @@ def test_a_slow_motion_clip_is_analysed_again_at_its_factor_in_one_click(isolate
     assert not report.video.slow_motion_suspected
     assert report.cadence_spm == pytest.approx(truth["cadence_spm"], rel=0.03)
     assert not any(b.key and b.key.startswith("slowmo_") for b in at.button)
+    # one clip, one session: the re-analysis replaces the flagged one in the history
+    from formcheck.outputs.history import History
+
+    sessions = History(isolated.parent / "history.sqlite").list_sessions()
+    assert len(sessions) == 1 and sessions[0]["cadence_spm"] == pytest.approx(report.cadence_spm, rel=1e-3)
 
 
 def test_live_tab_offers_the_interval_timer_and_describes_the_plan():
