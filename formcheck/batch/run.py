@@ -14,11 +14,12 @@ from pathlib import Path
 from formcheck.batch.clips import BatchClip, clip_date, collect
 from formcheck.batch.job import ANALYSED, BAD_INPUT, FAILED, NOT_RUN, ClipJob, ClipResult
 from formcheck.batch.local import Plan, run_local
-from formcheck.batch.state import BatchState
+from formcheck.batch.state import LOCK_FILE, BatchState
 from formcheck.batch.summary import SummaryRow, summary_row, write_csv, write_html
 from formcheck.config import Thresholds
-from formcheck.errors import FormcheckError
+from formcheck.errors import FormcheckError, InputError
 from formcheck.io.files import content_sha256, write_together
+from formcheck.io.lock import exclusive_lock
 
 SUMMARY_CSV, SUMMARY_HTML = "summary.csv", "summary.html"
 
@@ -61,6 +62,16 @@ def run_batch(inputs: list[str | Path], options: BatchOptions,
               progress: Callable[[BatchProgress], None] | None = None) -> BatchResult:
     out_dir = Path(options.out_dir).resolve()  # the record of what is done holds absolute paths
     clips = collect(inputs, out_dir, options.slowmo, options.fps)
+    # two batches in one folder would analyse the same clips and overwrite each other's record
+    with exclusive_lock(out_dir / LOCK_FILE) as ours:
+        if not ours:
+            raise InputError(f"Another formcheck batch is writing to {out_dir}. Wait for it to finish, "
+                             "or give this one another --out-dir.")
+        return _run_clips(clips, options, out_dir, progress)
+
+
+def _run_clips(clips: list[BatchClip], options: BatchOptions, out_dir: Path,
+               progress: Callable[[BatchProgress], None] | None) -> BatchResult:
     state = BatchState(out_dir)
     rows: dict[Path, SummaryRow] = {}
     pending: list[tuple[ClipJob, str]] = []

@@ -19,6 +19,7 @@ from formcheck.config import as_dict
 from formcheck.io.files import atomic_write_text
 
 STATE_FILE = ".formcheck-batch.json"
+LOCK_FILE = ".formcheck-batch.lock"  # held by the batch writing to the folder
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,28 @@ def test_a_path_that_matches_nothing_stops_before_any_work(tmp_path, capsys):
     assert "matches any file" in capsys.readouterr().err
 
 
+def test_a_second_batch_into_a_folder_in_use_is_refused_and_leaves_the_first_ones_record(tmp_path, capsys):
+    """Two batches in one folder would analyse the same clips and each rewrite the record of what is done."""
+    import subprocess
+    import sys
+
+    shutil.copy(SAMPLES / CLIPS[0], tmp_path / "a.mp4")
+    out = tmp_path / "out"
+    first = subprocess.Popen(  # holds the folder as a running batch does, until told to stop
+        [sys.executable, "-c", "import sys; from pathlib import Path; from formcheck.io.lock import exclusive_lock\n"
+         f"with exclusive_lock(Path({str(out)!r}) / '.formcheck-batch.lock') as ours:\n"
+         "    print(ours, flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "True"
+        assert main(["batch", str(tmp_path / "a.mp4"), "--out-dir", str(out), "--no-video"]) == 2
+    finally:
+        first.communicate("")
+    err = capsys.readouterr().err
+    assert "Another formcheck batch is writing to" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == [".formcheck-batch.lock"]  # nothing analysed, nothing written
+
+
 def test_bad_manifest_cells_are_rows_with_their_error(tmp_path):
     (tmp_path / "a.mp4").write_bytes(b"x")
     (tmp_path / "m.csv").write_text("clip,athlete,slowmo,fps\na.mp4,ann,fast,\na.mp4,ann,,\n")
