@@ -70,7 +70,8 @@ def _headline(result: Result, settings: Settings) -> None:
     factor = report.video.slow_motion_factor_estimate
     if report.video.slow_motion_suspected and factor:
         st.button(f"Analyse again as {factor:g}x slow motion", key=f"slowmo_{result.key[:16]}",
-                  on_click=_analyse_again_as_slow_motion, args=(factor, result), help="Sets the sidebar's slow-motion factor; set the exact one there if you know it.")
+                  on_click=_analyse_again_as_slow_motion, args=(factor, result),
+                  help="Sets the sidebar's slow-motion factor; set the exact one there if you know it.")
     if result.history_error:
         st.warning(f"Not saved to history: {plain(result.history_error)}")
 
