@@ -78,8 +78,7 @@ def _headline(result: Result, settings: Settings) -> None:
 
 def _analyse_again_as_slow_motion(factor: float, flagged: Result) -> None:
     use_slowmo(factor)
-    if flagged.history_id is not None:
-        app_state.superseded = (flagged.key.split(":", 1)[0], flagged.history_id)
+    app_state.superseded = flagged
 
 
 def _video_and_verdicts(result: Result, rules: list[dict]) -> None:

@@ -87,10 +87,9 @@ def _save_history(result: Result) -> None:
 
 def _drop_superseded(saved: Result) -> None:
     """The flagged analysis this clip's "Analyse again as slow motion" replaced goes once the new one is saved."""
-    pending = app_state.superseded
-    if pending and saved.key.startswith(pending[0] + ":"):
-        visitor_history().delete(pending[1])
+    flagged = app_state.superseded
+    same_clip = flagged is not None and flagged.key.split(":", 1)[0] == saved.key.split(":", 1)[0]
+    if same_clip and flagged.history_id is not None:
+        visitor_history().delete(flagged.history_id)
+        flagged.history_id = None  # its cached result no longer points at a deleted session
         app_state.superseded = None
-        for result in app_state.results.values():
-            if result.history_id == pending[1]:
-                result.history_id = None

@@ -103,9 +103,9 @@ class AppState:
     baseline_error: _Entry[str | None] = _Entry(_none)  # from a button callback, shown once on the next run
     visitor: _Entry[Visitor | None] = _Entry(_none)  # who was let in (formcheck.app.login)
     files: _Entry[SessionFiles] = _Entry(SessionFiles)  # this session's temporary folder, gone with it
-    # (clip SHA, history id) of a flagged slow-motion analysis that "Analyse again" replaces once the
-    # new one is saved: one clip, one session in the history
-    superseded: _Entry[tuple[str, int] | None] = _Entry(_none)
+    # a flagged slow-motion analysis whose history session "Analyse again" replaces once the new one
+    # is saved: one clip, one session in the history
+    superseded: _Entry[Result | None] = _Entry(_none)
 
     def take_baseline_error(self) -> str | None:
         error, self.baseline_error = self.baseline_error, None
