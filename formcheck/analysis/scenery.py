@@ -11,6 +11,8 @@ camera beside a treadmill moves runner and scenery together, or only shakes them
 
 from __future__ import annotations
 
+from math import comb
+
 import cv2
 import numpy as np
 
@@ -23,6 +25,9 @@ MIN_TRACKED = 12  # corners that must survive the forward-backward check for a p
 SAMPLE_PAIRS = 24  # pairs spread over the time the runner is in view
 MIN_PAIRS = 4
 SAME_WAY = 0.75  # share of the pairs that must shift the same way for the scenery to be moving
+# ... and beyond chance for a still scene, whose pairs pose jitter and shake push either way: a sign
+# test, so a handful of low-texture pairs that happen to agree is not a moving scene.
+ONE_WAY_P = 0.05
 
 
 def background_mask(shape: tuple[int, int], people: np.ndarray, leg_px: float) -> np.ndarray:
@@ -65,7 +70,7 @@ def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) ->
     """Signed horizontal speed of the background past the runner's hips, in image px/s: about 0
     on a treadmill whatever the camera does (a hand-held camera that wanders moves the runner
     and the scenery together), the runner's speed against travel overground (less for far
-    scenery: parallax). 0 when the pairs disagree in sign (shake).
+    scenery: parallax). 0 when the pairs do not lean one way beyond chance (shake, jitter).
 
     The ground below the hips is asked first: a camera travelling alongside the runner sees it
     slide past, while the sky and far scenery stay put (parallax). Reads the frames from the
@@ -76,12 +81,12 @@ def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) ->
     if not np.isfinite(leg_px) or not len(seen):
         return None
     row_of = {int(f): i for i, f in enumerate(pose.frame_index)}
-    hip_speed = _hip_speed(pose)
+    hips_x = pose.hip_centre()[:, 0]
     first, last = int(pose.frame_index[seen[0]]), int(pose.frame_index[seen[-1]])
     every = max(2, (last - first) // SAMPLE_PAIRS)
     starts = list(range(first, last, every))  # each pair: frames k and k + 1
     try:
-        pairs = _pairs(path, slowmo, starts, lambda a, b: _pair_speeds(a, b, pose, row_of, leg_px, hip_speed))
+        pairs = _pairs(path, slowmo, starts, lambda a, b: _pair_speeds(a, b, pose, row_of, leg_px, hips_x))
     except VideoError:
         return None
     everywhere, ground = (_one_way_speed([p[k] for p in pairs if p is not None]) for k in (0, 1))
@@ -104,32 +109,30 @@ def _pairs(path, slowmo: float, starts: list[int], speeds) -> list:
     return out
 
 
-def _hip_speed(pose: PoseSeries) -> np.ndarray:
-    """(T,) the hips' horizontal speed in the image, px/s (NaN where unknown)."""
-    x, t = pose.hip_centre()[:, 0], pose.t_s
-    ok = np.isfinite(x)
-    speed = np.full(len(x), np.nan)
-    if ok.sum() >= 2:
-        speed[ok] = np.gradient(x[ok], t[ok])
-    return speed
-
-
 def _one_way_speed(speeds: list[float | None]) -> float | None:
-    """The median speed if the pairs mostly shift one way, 0 if they do not, None if too few."""
+    """The median speed if the pairs mostly shift one way, beyond chance; 0 if not; None if too few."""
     speeds = np.array([s for s in speeds if s is not None])
     if len(speeds) < MIN_PAIRS:
         return None
     median = float(np.median(speeds))
-    return median if np.mean(np.sign(speeds) == np.sign(median)) >= SAME_WAY else 0.0
+    agree = int(np.sum(np.sign(speeds) == np.sign(median)))
+    one_way = agree >= SAME_WAY * len(speeds) and _sign_test_p(agree, len(speeds)) < ONE_WAY_P
+    return median if one_way else 0.0
+
+
+def _sign_test_p(agree: int, n: int) -> float:
+    """Two-sided chance that ``agree`` or more of ``n`` fair coin tosses (or as few) land one way."""
+    return min(1.0, 2.0 * sum(comb(n, k) for k in range(agree, n + 1)) / 2.0 ** n)
 
 
 def _pair_speeds(a: Frame, b: Frame, pose: PoseSeries, row_of: dict[int, int], leg_px: float,
-                 hip_speed: np.ndarray) -> tuple[float | None, float | None] | None:
+                 hips_x: np.ndarray) -> tuple[float | None, float | None] | None:
     """Scenery speed past the hips in px/s from frame a to b: over all the background, and below
-    the hips. Relative to the hips, so what the camera's own motion adds to both cancels."""
+    the hips. Relative to the hips' shift between the same two frames, so what the camera's own
+    motion adds to both cancels, shake included."""
     if a.index not in row_of or b.index not in row_of or b.t_ms <= a.t_ms:
         return None
-    hip = hip_speed[row_of[a.index]]
+    hip = (hips_x[row_of[b.index]] - hips_x[row_of[a.index]]) / ((b.t_ms - a.t_ms) / 1000.0)
     if not np.isfinite(hip):
         return None
     scale = min(1.0, WORK_WIDTH / a.bgr.shape[1])

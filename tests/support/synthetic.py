@@ -1331,7 +1331,10 @@ def _write_h264(frames, path: Path, p: GaitParams, crf: int, fps: float) -> None
         stream.width, stream.height, stream.pix_fmt = p.width, p.height, "yuv420p"
         stream.options = {"crf": str(crf), "preset": "medium"}
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            # OpenCV converts to YUV: PyAV's own rgb24 conversion gave different frames now and
+            # then for the same input, so a benchmark rerun did not see the same clip.
+            yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
