@@ -1329,12 +1329,11 @@ def _write_h264(frames, path: Path, p: GaitParams, crf: int, fps: float) -> None
     with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as out:
         stream = out.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = p.width, p.height, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "medium"}
+        # No macroblock tree: with it, x264 gave different frames now and then for the same input,
+        # so a benchmark rerun did not see the same clip (phones' hardware encoders have none).
+        stream.options = {"crf": str(crf), "preset": "medium", "x264-params": "no-mbtree=1"}
         for frame in frames:
-            # OpenCV converts to YUV: PyAV's own rgb24 conversion gave different frames now and
-            # then for the same input, so a benchmark rerun did not see the same clip.
-            yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
