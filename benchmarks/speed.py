@@ -383,7 +383,7 @@ PROFILE_CODE = textwrap.dedent("""
     real_find = api.find_people
     api.find_people = lambda *a, **k: real_find(*a, stats=stats, **k)
     for owner, name, key in ((api, "faces_right", "look"), (api, "find_people", "pose"),
-                             (api, "scenery_speed", "scenery"), (engine.Engine, "finish", "analysis"),
+                             (api, "scenery_motion", "scenery"), (engine.Engine, "finish", "analysis"),
                              (api, "write_annotated_video", "video")):
         timed(owner, name, key)
     with tempfile.TemporaryDirectory() as out:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from formcheck.analysis.rules import Evidence
-from formcheck.analysis.scenery import scenery_speed
+from formcheck.analysis.scenery import scenery_motion
 from formcheck.config import Thresholds, load_thresholds
 from formcheck.engine import Engine
 from formcheck.errors import NoPersonError
@@ -91,7 +91,7 @@ def _analyse_clip(path: Path, thresholds: Thresholds, slowmo: float, model, prog
     for found, t_ms, index in zip(people.found, people.t_ms, people.index):
         engine.take(found, t_ms, index, people.width, people.height)
     return engine.finish(VideoRecord(**info.to_dict(), slowmo=slowmo),
-                         scenery=lambda pose, leg_px: scenery_speed(path, pose, leg_px, time_scale))
+                         scenery=lambda pose, leg_px: scenery_motion(path, pose, leg_px, time_scale))
 
 
 def _import_analysis_libraries() -> None:

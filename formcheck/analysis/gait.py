@@ -15,9 +15,18 @@ from formcheck.analysis.kinematics import SIDE, fps_of
 from formcheck.analysis.stride import speed_ramp_ratio, spectral_stride_time, stride_time, swing_stride_time
 from formcheck.pose import PoseSeries
 
-# (clean pose, leg length px) -> the background's horizontal speed in px/s, None if unknown.
-# Asked only when the hips stay put; reading frames is the caller's business.
-SceneryProbe = Callable[[PoseSeries, float], "float | None"]
+@dataclass(frozen=True)
+class SceneryMotion:
+    """How the background slid past the runner's hips over frame pairs sampled through the clip."""
+
+    speed_px_s: float  # the pairs' median, signed image px/s
+    one_way: bool  # most pairs slid that way...
+    beyond_chance: bool  # ... more of them than a still scene's (pose jitter, shake) would
+
+
+# (clean pose, leg length px) -> the background's motion past the hips, None if it cannot be told.
+# Asked only where the runner's own motion cannot tell; reading frames is the caller's business.
+SceneryProbe = Callable[[PoseSeries, float], "SceneryMotion | None"]
 
 
 @dataclass
@@ -62,8 +71,10 @@ def travel_sign(heights: np.ndarray, vrel: np.ndarray) -> int:
 
 WALK_DUTY_ABOVE = 0.55  # a foot on the ground over half the stride: double support, a walk
 # Hip height at mid-stance, relative to its mean over the step, in leg lengths: a runner's
-# hips are lowest there (a compressed spring), a walker's highest (an inverted pendulum).
-MID_STANCE_HIP_DECIDES_LEG = 0.005
+# hips are lowest there (a compressed spring), a walker's highest (an inverted pendulum), by
+# about 0.025 L; a smaller rise is landmark noise, and the flight phases decide instead.
+RUN_HIP_DROP_LEG = 0.005
+WALK_HIP_RISE_LEG = 0.01
 
 
 def is_walking(contacts: list[Contact], duty_factor: float) -> bool:
@@ -77,10 +88,11 @@ def is_walking(contacts: list[Contact], duty_factor: float) -> bool:
     return overlapping > len(transitions) / 2 or duty_factor > WALK_DUTY_ABOVE
 
 
-def mid_stance_hip_height(pose: PoseSeries, leg_px: float, travel: int, stride_s: float) -> float | None:
-    """Median hip height, in L above its mean over the step, when a foot passes under the hips
-    moving against travel (mid-stance). Negative for a run, positive for a walk. Needs no
-    contact times, so it holds where the feet are blurred or the stances cut short."""
+def mid_stance_hip_height(pose: PoseSeries, leg_px: float, travel: int, stride_s: float,
+                          feet: tuple[str, ...] = FEET) -> float | None:
+    """Median hip height, in L above its mean over the step, when one of ``feet`` passes under
+    the hips moving against travel (mid-stance). Negative for a run, positive for a walk. Needs
+    no contact times, so it holds where the feet are blurred or the stances cut short."""
     from scipy.ndimage import uniform_filter1d
 
     hip = pose.hip_centre()
@@ -92,7 +104,7 @@ def mid_stance_hip_height(pose: PoseSeries, leg_px: float, travel: int, stride_s
     step_frames = max(3, int(round(stride_s / 2 * fps_of(pose.t_ms))))
     bob = up - uniform_filter1d(up, step_frames, mode="nearest")  # what is left is the step's own rise and fall
     heights = []
-    for side in FEET:
+    for side in feet:
         ahead = (pose.xy[:, SIDE[side]["ankle"], 0] - hip[:, 0]) * travel
         passing = np.flatnonzero((ahead[:-1] > 0) & (ahead[1:] <= 0)) + 1
         heights += list(bob[passing[ok[passing]]])
@@ -100,14 +112,20 @@ def mid_stance_hip_height(pose: PoseSeries, leg_px: float, travel: int, stride_s
 
 
 def classify_gait(pose: PoseSeries, leg_px: float, travel: int, stride_s: float, contacts: list[Contact],
-                  duty_factor: float, cadence_spm: float) -> str:
+                  duty_factor: float, cadence_spm: float, near_side: str) -> str:
     """run | walk: by the hips' rise and fall through the stance where it is clear, else by
     flight phases and duty factor. Never by cadence alone: a slow-motion run has a walker's
     cadence in clip time, and its flight phases still; but where neither tells, a gait too slow
     for running in real time is taken as a walk rather than as an unflagged slow-motion run."""
-    hip = mid_stance_hip_height(pose, leg_px, travel, stride_s)
-    if hip is not None and abs(hip) > MID_STANCE_HIP_DECIDES_LEG:
-        return "run" if hip < 0 else "walk"
+    # The near foot first: the far one, often hidden behind the legs, is tracked less well; on
+    # a slowed run its crossings fell in the flight phase, hips high, and read as a walk.
+    hip = mid_stance_hip_height(pose, leg_px, travel, stride_s, (near_side,))
+    if hip is None:
+        hip = mid_stance_hip_height(pose, leg_px, travel, stride_s)
+    if hip is not None and hip < -RUN_HIP_DROP_LEG:
+        return "run"
+    if hip is not None and hip > WALK_HIP_RISE_LEG:
+        return "walk"
     if is_walking(contacts, duty_factor) or cadence_spm < SLOW_MOTION_BELOW_SPM:
         return "walk"
     return "run"
@@ -174,28 +192,41 @@ def classify_setting(pose: PoseSeries, stance: np.ndarray, vrel: np.ndarray, leg
         return "unknown"
     if abs(hip_speed) > 0.5 * stance_speed:
         return "overground"
-    passing = scenery(pose, leg_px) if scenery is not None else None
-    if passing is None:
+    motion = scenery(pose, leg_px) if scenery is not None else None
+    if motion is None or not motion.one_way:
         return "treadmill"
-    # Overground the scenery passes the runner against their travel, however the camera moves
-    # (far scenery slower: parallax); on a treadmill it moves with the runner, so it does not pass.
-    against_travel = np.sign(passing) == -travel
-    return "overground" if against_travel and abs(passing) / leg_px > SCENERY_PASSING_LEG_S else "treadmill"
+    # Overground the scenery passes the runner against their travel, however the camera moves;
+    # on a treadmill it moves with the runner, so it does not pass. The ground passes the hips
+    # as fast as the stance foot does, which no shake fakes; far scenery passes slower (parallax)
+    # and must lean one way beyond chance, as a few pairs from a plain wall can by luck.
+    passing = motion.speed_px_s / leg_px
+    ground_fast = abs(passing) >= GROUND_PASSING_SHARE * stance_speed
+    far_scenery = motion.beyond_chance and abs(passing) > SCENERY_PASSING_LEG_S
+    return "overground" if np.sign(passing) == -travel and (ground_fast or far_scenery) else "treadmill"
 
 
 SCENERY_PASSING_LEG_S = 0.05  # L/s: steady one-way scenery motion past the hips, above shake and drift
+GROUND_PASSING_SHARE = 0.5  # of the stance foot's speed past the hips: the ground under it passing
 TRAVELLED_LEG = 1.0  # scenery past the hips over the clip, in L: the runner moved through the world
 
 
-def travel_through_scene(pose: PoseSeries, leg_px: float, scenery: SceneryProbe | None) -> int:
-    """+1/-1 image direction of travel where the scenery passed the runner's hips by a leg length
-    or more, whatever the camera did; 0 where it did not (standing, a treadmill) or cannot be told.
-    The direction with no steps to go by: a runner crossing the frame in a second, feet cut off."""
+# Walking vaults over a stiff leg; above a Froude number v^2 / (g L) of 1 gravity cannot hold the body
+# on it, so no one walks that fast. For a short adult's leg (0.75 m) that is 3.6 L/s; half as much
+# again in case the leg reads short in the image (feet cut off, limbs out of the image plane).
+BEYOND_WALKING_LEG_S = 5.5
+
+
+def speed_through_scene(pose: PoseSeries, leg_px: float, scenery: SceneryProbe | None) -> float | None:
+    """The scenery's image speed past the runner's hips in L/s, where it passed them by a leg length
+    or more, whatever the camera did: the runner's speed through the world, against their travel
+    (less for far scenery: parallax). None where it did not (standing, a treadmill) or cannot be told.
+    What there is to go by with no steps: a runner crossing the frame in a second, feet cut off."""
     seen = pose.t_s[pose.detected]
-    passing = scenery(pose, leg_px) if scenery is not None and len(seen) >= 2 else None
-    if passing is None or abs(passing) * (seen[-1] - seen[0]) / leg_px < TRAVELLED_LEG:
-        return 0
-    return 1 if passing < 0 else -1
+    motion = scenery(pose, leg_px) if scenery is not None and len(seen) >= 2 else None
+    if motion is None or not motion.beyond_chance:
+        return None
+    passing = motion.speed_px_s / leg_px
+    return passing if abs(passing) * (seen[-1] - seen[0]) >= TRAVELLED_LEG else None
 
 
 MAX_STRIDE_S = 8.0  # clip time: a run filmed at 8x slow motion
@@ -231,15 +262,18 @@ def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
         gait.gait_type = "stand" if len(contacts) < 2 or not feet_move(pose, leg_px) else "unknown"
         gait.direction, gait.travel, gait.contacts = "unknown", 0, []
         if gait.gait_type == "unknown":  # too few steps for a rhythm, but the runner may still cross the scene
-            gait.travel = travel_through_scene(pose, leg_px, scenery)
+            passing = speed_through_scene(pose, leg_px, scenery)
+            gait.travel = 0 if passing is None else (1 if passing < 0 else -1)
             gait.direction = classify_direction(facing, gait.travel)
+            if passing is not None and abs(passing) > BEYOND_WALKING_LEG_S:
+                gait.gait_type = "run"  # in clip time: slow motion only makes the real run faster
         return gait
     gait.stride_time_s = stride
     gait.cadence_spm = 120.0 / stride
     times = contact_times(contacts)
     duty = float(np.median(times)) / stride if times else float("nan")
     gait.duty_factor = duty if np.isfinite(duty) else None
-    gait.gait_type = classify_gait(pose, leg_px, travel, stride, contacts, duty, gait.cadence_spm)
+    gait.gait_type = classify_gait(pose, leg_px, travel, stride, contacts, duty, gait.cadence_spm, near_side)
     gait.slow_motion_factor = slow_motion_factor(gait.gait_type, gait.cadence_spm, fps_of(pose.t_ms))
     gait.speed_ramp_ratio = speed_ramp_ratio(contacts)
     gait.belt_speed_leg_s = float(np.nanmedian(np.abs(vrel[mid_stance(stance)])))

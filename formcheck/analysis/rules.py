@@ -208,7 +208,7 @@ def arm_leg_opposition(ev: Evidence, th: Thresholds) -> Finding:
     title, unit = _label("arm_leg_opposition")
     target = f"contralateral r ≥ {th.opposition_r_pass:g}"
     pose, f = ev.pose, ev.gait.facing
-    if ev.gait.gait_type not in ("run", "walk"):
+    if ev.gait.gait_type not in ("run", "walk") or ev.gait.cadence_spm is None:
         return unknown("arm_leg_opposition", title, unit, target, "Needs a clip with steady steps.")
     arm_side = ev.gait.near_side
     other = "right" if arm_side == "left" else "left"

@@ -16,6 +16,7 @@ from math import comb
 import cv2
 import numpy as np
 
+from formcheck.analysis.gait import SceneryMotion
 from formcheck.errors import VideoError
 from formcheck.io.video import Frame, VideoFile
 from formcheck.pose import LEFT_HIP, RIGHT_HIP, PoseSeries
@@ -25,8 +26,8 @@ MIN_TRACKED = 12  # corners that must survive the forward-backward check for a p
 SAMPLE_PAIRS = 24  # pairs spread over the time the runner is in view
 MIN_PAIRS = 4
 SAME_WAY = 0.75  # share of the pairs that must shift the same way for the scenery to be moving
-# ... and beyond chance for a still scene, whose pairs pose jitter and shake push either way: a sign
-# test, so a handful of low-texture pairs that happen to agree is not a moving scene.
+# Pose jitter and shake push a still scene's pairs either way: a sign test, so that a handful of
+# low-texture pairs that happen to agree is not taken for far scenery sliding by.
 ONE_WAY_P = 0.05
 
 
@@ -66,11 +67,11 @@ def pair_shift_px(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float | Non
     return float(np.median((ahead - corners)[agree, 0, 0]))
 
 
-def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) -> float | None:
-    """Signed horizontal speed of the background past the runner's hips, in image px/s: about 0
-    on a treadmill whatever the camera does (a hand-held camera that wanders moves the runner
-    and the scenery together), the runner's speed against travel overground (less for far
-    scenery: parallax). 0 when the pairs do not lean one way beyond chance (shake, jitter).
+def scenery_motion(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) -> SceneryMotion | None:
+    """The background's horizontal motion past the runner's hips, in image px/s: about 0 on a
+    treadmill whatever the camera does (a hand-held camera that wanders moves the runner and
+    the scenery together), the runner's speed against travel overground (less for far
+    scenery: parallax).
 
     The ground below the hips is asked first: a camera travelling alongside the runner sees it
     slide past, while the sky and far scenery stay put (parallax). Reads the frames from the
@@ -89,8 +90,11 @@ def scenery_speed(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) ->
         pairs = _pairs(path, slowmo, starts, lambda a, b: _pair_speeds(a, b, pose, row_of, leg_px, hips_x))
     except VideoError:
         return None
-    everywhere, ground = (_one_way_speed([p[k] for p in pairs if p is not None]) for k in (0, 1))
-    return ground if ground else everywhere
+    everywhere, ground = (_motion([p[k] for p in pairs if p is not None]) for k in (0, 1))
+    # the far scenery only where the ground does not slide one way beyond chance but it does
+    if ground is None or (not ground.beyond_chance and everywhere is not None and everywhere.beyond_chance):
+        return everywhere
+    return ground
 
 
 def _pairs(path, slowmo: float, starts: list[int], speeds) -> list:
@@ -109,15 +113,15 @@ def _pairs(path, slowmo: float, starts: list[int], speeds) -> list:
     return out
 
 
-def _one_way_speed(speeds: list[float | None]) -> float | None:
-    """The median speed if the pairs mostly shift one way, beyond chance; 0 if not; None if too few."""
+def _motion(speeds: list[float | None]) -> SceneryMotion | None:
+    """The pairs' median speed and how one way they go; None if too few pairs."""
     speeds = np.array([s for s in speeds if s is not None])
     if len(speeds) < MIN_PAIRS:
         return None
     median = float(np.median(speeds))
     agree = int(np.sum(np.sign(speeds) == np.sign(median)))
-    one_way = agree >= SAME_WAY * len(speeds) and _sign_test_p(agree, len(speeds)) < ONE_WAY_P
-    return median if one_way else 0.0
+    one_way = agree >= SAME_WAY * len(speeds)
+    return SceneryMotion(median, one_way, one_way and _sign_test_p(agree, len(speeds)) < ONE_WAY_P)
 
 
 def _sign_test_p(agree: int, n: int) -> float:

@@ -7,6 +7,7 @@ import pytest
 from support.landmark_gait import Gait2D, make_series
 
 from formcheck.analysis import kinematics as K
+from formcheck.analysis.gait import SceneryMotion
 from formcheck.config import Thresholds
 from formcheck.outputs.report import VideoRecord
 from formcheck.pipeline import analyse_pose
@@ -63,6 +64,10 @@ def test_direction_setting_and_facing(facing, backward, treadmill):
     assert report.runner.facing == ("right" if facing > 0 else "left")
 
 
+def _beyond_chance(speed_px_s: float) -> SceneryMotion:
+    return SceneryMotion(speed_px_s, one_way=True, beyond_chance=True)
+
+
 @pytest.mark.parametrize("backward", [True, False])
 @pytest.mark.parametrize("passing_leg_s, setting", [(-1.0, "overground"), (1.0, "treadmill"), (0.0, "treadmill")])
 def test_only_scenery_passing_against_travel_makes_a_still_runner_overground(backward, passing_leg_s, setting):
@@ -70,8 +75,34 @@ def test_only_scenery_passing_against_travel_makes_a_still_runner_overground(bac
     against the travel; scenery moving along the travel is a camera wandering beside a treadmill."""
     g = Gait2D(backward=backward, treadmill=True)
     report, _ = analyse_pose(make_series(g), VideoRecord(path="synthetic"),
-                             scenery=lambda pose, leg: passing_leg_s * g.travel * g.leg_px)
+                             scenery=lambda pose, leg: _beyond_chance(passing_leg_s * g.travel * g.leg_px))
     assert report.setting == setting
+
+
+@pytest.mark.parametrize("passing_leg_s, beyond_chance, setting", [
+    (2.0, False, "overground"),  # the ground slides by as fast as the stance foot (2.1 L/s): a pan
+    (0.2, False, "treadmill"),  # a few pairs off a plain wall, leaning one way by luck
+    (0.2, True, "overground"),  # far scenery past a camera travelling alongside
+])
+def test_a_few_pairs_make_a_still_runner_overground_only_with_the_ground_passing(passing_leg_s, beyond_chance,
+                                                                                 setting):
+    g = Gait2D(treadmill=True)
+    motion = SceneryMotion(-passing_leg_s * g.travel * g.leg_px, one_way=True, beyond_chance=beyond_chance)
+    report, _ = analyse_pose(make_series(g), VideoRecord(path="synthetic"), scenery=lambda pose, leg: motion)
+    assert report.setting == setting
+
+
+@pytest.mark.parametrize("speed_leg_s, gait_type", [(7.0, "run"), (3.0, "unknown")])
+def test_too_few_steps_for_a_rhythm_but_too_fast_through_the_scene_to_walk_is_a_run(speed_leg_s, gait_type):
+    """A runner crossing the frame in under a stride: no cadence, but at 7 leg lengths a second
+    through the world no one walks (a Froude number far above 1); 3 L/s could be a brisk walk."""
+    g = Gait2D(duration_s=0.7, treadmill=False)
+    report, _ = analyse_pose(make_series(g), VideoRecord(path="synthetic"),
+                             scenery=lambda pose, leg: _beyond_chance(-speed_leg_s * g.travel * g.leg_px))
+    assert report.direction == "backward" and report.cadence_spm is None
+    assert report.gait_type == gait_type
+    assert report.rule("arm_leg_opposition").status == "unknown", "no steady steps to compare the arms with"
+    assert report.score is None
 
 
 @pytest.mark.parametrize("fps", [30, 60, 120])

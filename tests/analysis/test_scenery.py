@@ -10,7 +10,7 @@ import pytest
 from support.synthetic import GaitParams, render_clip
 
 import formcheck
-from formcheck.analysis.scenery import _one_way_speed, background_mask, pair_shift_px
+from formcheck.analysis.scenery import _motion, background_mask, pair_shift_px
 from formcheck.pose import LEFT_HIP, RIGHT_HIP
 
 
@@ -61,10 +61,13 @@ def test_panning_overground_and_treadmill_are_told_apart(tmp_path, setting, came
     assert report.cadence_spm == pytest.approx(truth["cadence_spm"], rel=0.02)
 
 
-def test_a_few_pairs_that_happen_to_agree_are_not_passing_scenery():
+def test_a_few_pairs_that_happen_to_agree_are_not_beyond_chance():
     # A low-texture wall beside a treadmill gives a handful of pairs, each shifted past the hips
-    # by pose jitter and the phone's roll; all five leaning one way happens 1 time in 16.
-    assert _one_way_speed([-45.0, -27.0, -52.0, -38.0, -13.0]) == 0.0
+    # by pose jitter and the phone's shake; all five leaning one way happens 1 time in 16.
+    few = _motion([-45.0, -27.0, -52.0, -38.0, -13.0])
+    assert few.one_way and not few.beyond_chance
     # A beach filmed from alongside: waves and a featureless wet sand, most pairs one way.
-    assert _one_way_speed([-1.0] * 19 + [1.0] * 6) == -1.0
-    assert _one_way_speed([-1.0] * 14 + [1.0] * 11) == 0.0  # a still scene's even split
+    beach = _motion([-1.0] * 19 + [1.0] * 6)
+    assert beach.speed_px_s == -1.0 and beach.beyond_chance
+    assert not _motion([-1.0] * 14 + [1.0] * 11).one_way  # a still scene's even split
+    assert _motion([-1.0] * 3) is None, "too few pairs to tell"
