@@ -91,8 +91,8 @@ def scenery_motion(path, pose: PoseSeries, leg_px: float, slowmo: float = 1.0) -
     except VideoError:
         return None
     everywhere, ground = (_motion([p[k] for p in pairs if p is not None]) for k in (0, 1))
-    # the far scenery only where the ground does not slide one way beyond chance but it does
-    if ground is None or (not ground.beyond_chance and everywhere is not None and everywhere.beyond_chance):
+    # The ground first; the far scenery where only it slides one way beyond chance.
+    if ground is None or (everywhere is not None and everywhere.beyond_chance and not ground.beyond_chance):
         return everywhere
     return ground
 
