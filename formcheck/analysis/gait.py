@@ -232,8 +232,23 @@ def speed_through_scene(pose: PoseSeries, leg_px: float, scenery: SceneryProbe |
 MAX_STRIDE_S = 8.0  # clip time: a run filmed at 8x slow motion
 
 
+def _asked_once(scenery: SceneryProbe | None) -> SceneryProbe | None:
+    """The probe reads the clip's frames; the setting and the travel with no steps both ask it,
+    about the same pose."""
+    if scenery is None:
+        return None
+    answers: list = []
+
+    def once(pose: PoseSeries, leg_px: float) -> SceneryMotion | None:
+        if not answers:
+            answers.append(scenery(pose, leg_px))
+        return answers[0]
+    return once
+
+
 def analyse_gait(pose: PoseSeries, facing: int, near_side: str, leg_px: float,
                  scenery: SceneryProbe | None = None) -> Gait:
+    scenery = _asked_once(scenery)
     point_heights = foot_point_heights(pose, leg_px)
     heights = np.fmin(point_heights[..., 0], point_heights[..., 1])
     vrel = relative_foot_velocity(pose, leg_px, point_heights)

@@ -34,6 +34,11 @@ class Result:
     figures: dict = field(default_factory=dict)  # thresholds repr -> [(name, png bytes)]
     key_frames: list = field(default_factory=list)  # [(caption, JPEG bytes)] with the skeleton, for history/HTML
 
+    @property
+    def clip_sha(self) -> str:
+        """The clip's content SHA-256: the key's first part (the settings are the rest)."""
+        return self.key.split(":", 1)[0]
+
 
 def check_duration(path: Path, max_duration_s: float) -> None:
     """Raise VideoError for an unreadable clip, InputError for one longer than the limit (its playing

@@ -69,7 +69,7 @@ def _headline(result: Result, settings: Settings) -> None:
         st.caption(f"Note: {w}")
     factor = report.video.slow_motion_factor_estimate
     if report.video.slow_motion_suspected and factor:
-        st.button(f"Analyse again as {factor:g}x slow motion", key=f"slowmo_{result.key[:16]}",
+        st.button(f"Analyse again as {factor:g}x slow motion", key=f"slowmo_{result.clip_sha[:16]}",
                   on_click=_analyse_again_as_slow_motion, args=(factor, result),
                   help="Sets the sidebar's slow-motion factor; set the exact one there if you know it.")
     if result.history_error:
@@ -83,7 +83,7 @@ def _analyse_again_as_slow_motion(factor: float, flagged: Result) -> None:
 
 def _video_and_verdicts(result: Result, rules: list[dict]) -> None:
     report = result.report
-    jump_key = result.key[:16]  # the clip's SHA prefix: a jump outlives a change of thresholds
+    jump_key = result.clip_sha[:16]  # a jump outlives a change of thresholds
     portrait = report.video.portrait
     video_col, verdict_col = st.columns([2, 3] if portrait else [3, 2])
     with video_col:

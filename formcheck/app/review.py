@@ -88,7 +88,7 @@ def _save_history(result: Result) -> None:
 def _drop_superseded(saved: Result) -> None:
     """The flagged analysis this clip's "Analyse again as slow motion" replaced goes once the new one is saved."""
     flagged = app_state.superseded
-    same_clip = flagged is not None and flagged.key.split(":", 1)[0] == saved.key.split(":", 1)[0]
+    same_clip = flagged is not None and flagged.clip_sha == saved.clip_sha
     if same_clip and flagged.history_id is not None:
         visitor_history().delete(flagged.history_id)
         flagged.history_id = None  # its cached result no longer points at a deleted session
