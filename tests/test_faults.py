@@ -25,19 +25,27 @@ def _analyze(out_dir, *extra):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def _signal_a_worker(proc, sig, after_s: float = 1.0) -> int:
-    """Once a worker has run for ``after_s``, send it ``sig``. Counted from the worker's own start, not
-    the command's: on a fast machine the workers can be done within a few seconds of the start."""
+def _signal_a_worker(proc, sig, cpu_s: float = 1.5) -> int:
+    """Once a worker has used ``cpu_s`` of CPU (its start-up done, the model running on its frames:
+    mid-analysis), send it ``sig``. Not by the clock: on a fast machine the workers can be done within
+    a few seconds of the start, and a worker signalled a second after it appears may still be starting."""
     deadline = time.monotonic() + 120
-    first_seen = None
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
-        workers = pose_workers(proc.pid)
-        first_seen = first_seen or (time.monotonic() if workers else None)
-        if workers and time.monotonic() > first_seen + after_s:
-            os.kill(workers[0], sig)
-            return workers[0]
+        busy = [pid for pid in pose_workers(proc.pid) if _cpu_seconds(pid) >= cpu_s]
+        if busy:
+            os.kill(busy[0], sig)
+            return busy[0]
     pytest.fail("the analysis ended, or ran 2 minutes, without a worker process to signal")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 @pytest.fixture(scope="module")
