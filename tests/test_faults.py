@@ -14,7 +14,7 @@ import time
 
 import pytest
 from support.paths import TREADMILL, TREADMILL_CADENCE
-from support.processes import pose_workers, still_running
+from support.processes import fork_servers, pose_workers, still_running
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")]
 
@@ -67,6 +67,22 @@ def test_a_worker_that_dies_or_hangs_mid_analysis_costs_time_not_the_result(tmp_
     assert report["cadence_spm"] == pytest.approx(TREADMILL_CADENCE, rel=0.03)
     assert [c["frame"] for c in report["contacts"]] == [c["frame"] for c in undisturbed["contacts"]]
     assert still_running(proc.pid, grace_s=3.0) == []  # the stopped worker was ended too
+
+
+def test_a_fork_server_stopped_while_starting_costs_time_not_the_result(tmp_path, undisturbed):
+    """The workers' fork server stopped before it has started one worker (it imports MediaPipe
+    first): the command used to wait for the pool for ever, then for the server at exit."""
+    proc = _analyze(tmp_path)
+    deadline = time.monotonic() + 60
+    while not (servers := fork_servers(proc.pid)) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert servers, "the analysis started no fork server"
+    os.kill(servers[0], signal.SIGSTOP)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    assert [c["frame"] for c in report["contacts"]] == [c["frame"] for c in undisturbed["contacts"]]
+    assert still_running(proc.pid, grace_s=3.0) == []
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux's unshare")

@@ -13,6 +13,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 import time
@@ -107,15 +108,32 @@ def _orphan_check():
 
 def stop_helper_processes() -> None:
     """Wait for workers still exiting, then stop the workers' fork server and wait for it, so that
-    nothing of a command outlives it. (The resource tracker is left to exit with this process: it
-    must outlive the boards' locks, which are released at interpreter exit.) The next analysis in
-    this process starts the fork server again."""
+    nothing of a command outlives it. What has not exited within a peer timeout is stopped or hung
+    (a worker or the fork server stopped while starting up) and is killed. (The resource tracker is
+    left to exit with this process: it must outlive the boards' locks, which are released at
+    interpreter exit.) The next analysis in this process starts the fork server again."""
     from multiprocessing import forkserver
 
+    deadline = time.monotonic() + _PEER_TIMEOUT_S
     while _EXITING:  # idle workers still starting up, then exiting
-        _EXITING.pop().join(timeout=_PEER_TIMEOUT_S)
+        _EXITING.pop().join(timeout=max(0.0, deadline - time.monotonic()))
+    for child in mp.active_children():
+        with contextlib.suppress(OSError, ValueError):
+            child.kill()
+    server = forkserver._forkserver  # private, but _stop is the only call that waits for it (CPython's tests use it)
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return
+    killer = threading.Timer(max(0.0, deadline - time.monotonic()), _kill, (pid,))
+    killer.start()
     with contextlib.suppress(Exception):
-        forkserver._forkserver._stop()  # private, but the only call that waits for it (CPython's tests use it)
+        server._stop()
+    killer.cancel()
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
 
 
 _MAIN_ENV = "_FORMCHECK_PARENT_MAIN"
@@ -225,36 +243,39 @@ class _Pool:
         return None
 
     def results(self, participants: list[int], report) -> tuple[list, list[dict]]:
-        """Wait for the workers that took work; the others are not waited for.
+        """Wait for the workers that took work; the others are not waited for, nor is a pool
+        whose start-up stalled (a fork server or worker stopped while starting).
 
         Returns what their ``fn`` delivered (pose segments or video parts) and their stats.
         """
-        self._started.wait()
-        segments, stats, stuck = [], [], False
+        segments, stats = [], []
         for p in participants:
-            fut = self.futures.get(p)
-            if fut is None:
-                continue
-            watch = _ProgressWatch(lambda: self.board.done[p])
-            while True:
-                try:
-                    segs, st = fut.result(timeout=0.05)
-                    break
-                except cf.TimeoutError:
-                    report()
-                    if watch.stuck():  # stopped, swapping or deadlocked: the caller runs what is missing
-                        segs, st, stuck = [], {"participant": p, "broken": True, "stuck": True}, True
-                        break
-                except FormcheckError:
-                    raise
-                except (BrokenProcessPool, cf.CancelledError, OSError, EOFError):
-                    segs, st = [], {"participant": p, "broken": True}  # the caller runs what is missing
-                    break
+            segs, st = self._result(p, report)
             segments.extend(segs)
-            stats.append(st)
-        if stuck:
+            if st is not None:
+                stats.append(st)
+        if any(st.get("stuck") for st in stats):
             self._kill_workers()
         return segments, stats
+
+    def _result(self, p: int, report) -> tuple[list, dict | None]:
+        watch = _ProgressWatch(lambda: self.board.done[p])
+        while True:
+            fut = self.futures.get(p)
+            try:
+                if fut is None:  # its process took work, but the pool is still starting the others
+                    if self._started.wait(0.05) and p not in self.futures:
+                        return [], None
+                    raise cf.TimeoutError
+                return fut.result(timeout=0.05)
+            except cf.TimeoutError:
+                report()
+                if watch.stuck():  # stopped, swapping or deadlocked: the caller runs what is missing
+                    return [], {"participant": p, "broken": True, "stuck": True}
+            except FormcheckError:
+                raise
+            except (BrokenProcessPool, cf.CancelledError, OSError, EOFError):
+                return [], {"participant": p, "broken": True}  # the caller runs what is missing
 
     def _kill_workers(self) -> None:
         """End the pool's processes: the work is collected, and a stuck one would never exit
@@ -266,7 +287,7 @@ class _Pool:
 
     def wait(self, participants: list[int], timeout_s: float = _PEER_TIMEOUT_S) -> None:
         """Wait until these workers have finished, whatever the outcome."""
-        self._started.wait()
+        self._started.wait(timeout_s)
         futures = [self.futures[p] for p in participants if p in self.futures]
         cf.wait(futures, timeout=timeout_s)
 

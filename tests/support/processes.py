@@ -29,9 +29,14 @@ def _running_in(session: int) -> list[int]:
     return left
 
 
+def fork_servers(session: int) -> list[int]:
+    """multiprocessing's fork server of a command in ``session`` (the workers' parent)."""
+    return [pid for pid in _running_in(session) if "forkserver" in _cmdline(pid)]
+
+
 def pose_workers(session: int) -> list[int]:
     """The worker processes of a command in ``session``: children of multiprocessing's fork server."""
-    servers = [pid for pid in _running_in(session) if "forkserver" in _cmdline(pid)]
+    servers = fork_servers(session)
     return [pid for pid in _running_in(session) if _parent(pid) in servers]
 
 
