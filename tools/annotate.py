@@ -17,7 +17,8 @@ Truth file (tests/truth/<clip>.json), frame numbers are 0-based decode order:
     time (real_time|slow_motion|mixed: a speed ramp), slowmo_factor (number or null), facing (left|right),
     direction (forward|backward), gait (run|walk), runner (who, when others are in view),
     judged_frames [first, last] (where every contact of the runner was looked for),
-    contacts: [{side: near|far, touch_down: first frame the foot is on the ground,
+    contacts: [{side: near|far, touch_down: first frame the foot is on the ground (null for a stance
+                already under way at the clip's start: played backward, its toe-off is a touch-down),
                 toe_off: last frame it is on the ground (or null when not seen),
                 strike: heel|flat|forefoot|unclear, clear: true when the whole foot is visible at touch-down}]
 """
@@ -131,13 +132,17 @@ def check(truth_path: str) -> list[str]:
         problems.append("say how the clip was annotated (how_annotated)")
     first, last = truth["judged_frames"]
     for side in SIDES:
-        contacts = sorted((c for c in truth["contacts"] if c["side"] == side), key=lambda c: c["touch_down"])
+        contacts = sorted((c for c in truth["contacts"] if c["side"] == side), key=_start)
         for prev, cur in zip(contacts, contacts[1:]):
             if prev["toe_off"] is not None and prev["toe_off"] >= cur["touch_down"]:
                 problems.append(f"{side} contact at {cur['touch_down']} starts before the previous one ended")
     for c in truth["contacts"]:
         if c["side"] not in SIDES or c.get("strike", "unclear") not in STRIKES:
             problems.append(f"contact {c}: side must be {SIDES}, strike {STRIKES}")
+        if c["touch_down"] is None:
+            if c["toe_off"] is None:
+                problems.append(f"contact {c}: a stance under way at the start needs its toe_off")
+            continue
         if not first <= c["touch_down"] <= last:
             problems.append(f"contact at {c['touch_down']} lies outside judged_frames")
         if c["toe_off"] is not None and c["toe_off"] < c["touch_down"]:
@@ -145,10 +150,14 @@ def check(truth_path: str) -> list[str]:
     return problems
 
 
+def _start(contact: dict) -> int:
+    return -1 if contact["touch_down"] is None else contact["touch_down"]
+
+
 def implied_cadence(truth: dict) -> float | None:
     """Steps per minute of clip time: touch-downs (either foot) over the frames they span, so the
     whole-frame rounding of single steps averages out."""
-    downs = sorted(c["touch_down"] for c in truth["contacts"])
+    downs = sorted(c["touch_down"] for c in truth["contacts"] if c["touch_down"] is not None)
     if len(downs) < 3:
         return None
     return 60.0 * truth["fps"] * (len(downs) - 1) / (downs[-1] - downs[0])

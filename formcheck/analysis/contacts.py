@@ -307,10 +307,36 @@ ANCHORED_WITHIN = 0.25  # of the stride: a stance-mask contact this close to a s
 def _with_missed_stances(anchored: list[Contact], stance_contacts: list[Contact], stride_s: float) -> list[Contact]:
     """The swing-anchored contacts, plus each stance that the foot's height and sliding show where
     no anchored contact is near: a step whose swing the clip cut off at its start or end, or that a
-    left/right swap of the landmarks hid."""
-    missed = [c for c in stance_contacts
-              if all(abs(c.time_s - k.time_s) > ANCHORED_WITHIN * stride_s for k in anchored)]
-    return sorted(anchored + missed, key=lambda c: c.frame)
+    left/right swap of the landmarks hid.
+
+    No foot lands twice within most of a stride, so a stance that close to the same foot's anchored
+    contact is that step seen twice (a wobble of the landmarks made one of them). The one nearer
+    midway between the other foot's landings is kept (the feet alternate); the anchored one when
+    that cannot be told."""
+    kept = list(anchored)
+    for c in stance_contacts:
+        if any(abs(c.time_s - k.time_s) <= ANCHORED_WITHIN * stride_s for k in anchored):
+            continue
+        same_step = [i for i, k in enumerate(kept)
+                     if k.foot == c.foot and abs(c.time_s - k.time_s) < SAME_FOOT_APART * stride_s]
+        if not same_step:
+            kept.append(c)
+            continue
+        off_c, off_k = (_off_midway(x, kept, stride_s) for x in (c, kept[same_step[0]]))
+        if off_c is not None and off_k is not None and off_c < off_k:
+            kept[same_step[0]] = c
+    return sorted(kept, key=lambda c: c.frame)
+
+
+def _off_midway(c: Contact, contacts: list[Contact], stride_s: float) -> float | None:
+    """How far (s) a contact is from midway between the other foot's landings before and after
+    it; None if those are not about one stride apart (one of them missed, or the clip's end)."""
+    other = [k.time_s for k in contacts if k.foot != c.foot]
+    before = max((t for t in other if t < c.time_s), default=None)
+    after = min((t for t in other if t > c.time_s), default=None)
+    if before is None or after is None or after - before > 1.5 * stride_s:
+        return None
+    return abs(c.time_s - (before + after) / 2)
 
 
 def _one_per_step(landings: list[_Landing]) -> list[_Landing]:

@@ -224,6 +224,28 @@ def test_a_speed_ramp_is_told_from_a_change_of_pace(steps, ramp):
     assert speed_ramp_ratio(_contacts_every(steps)) == (None if ramp is None else pytest.approx(ramp, rel=0.1))
 
 
+def _contact(foot: str, t: float):
+    from formcheck.analysis.contacts import Contact
+
+    frame = int(round(t * 30))
+    return Contact(foot, frame, frame + 6, t, 0.2, "flat", 0.0, 0.0)
+
+
+@pytest.mark.parametrize("anchored_left_s, stance_left_s, kept_s", [
+    (0.15, 0.42, 0.42),  # the stance, midway between the right foot's landings, is the step
+    (0.35, 0.58, 0.35),  # the anchored landing is the nearer midway: it stays
+])
+def test_one_step_seen_twice_counts_once(anchored_left_s, stance_left_s, kept_s):
+    """A stance within most of a stride of the same foot's anchored landing is that step seen
+    again (a landmark wobble made one of them), never a second landing: one step counts once."""
+    from formcheck.analysis.contacts import _with_missed_stances
+
+    anchored = [_contact("right", 0.0), _contact("left", anchored_left_s), _contact("right", 0.8)]
+    stances = [_contact("left", stance_left_s), _contact("left", 1.2)]  # 1.2: a step the swing missed
+    lefts = [c.time_s for c in _with_missed_stances(anchored, stances, stride_s=0.8) if c.foot == "left"]
+    assert lefts == [kept_s, 1.2]
+
+
 def test_a_real_time_run_and_a_walk_are_not_slow_motion():
     _, run, _ = analyse(cadence=150.0, duty=0.4)
     assert run.gait_type == "run" and run.video.slow_motion_suspected is False
