@@ -248,7 +248,8 @@ def phase_locked_contacts(pose: PoseSeries, reach: np.ndarray, vrel: np.ndarray,
     landings = []
     for col in range(2):
         landings += _landings(reach[:, col], vrel[:, col] * travel, col, stride_s * fps_of(pose.t_ms))
-    kept = _one_per_step(sorted(landings))
+    lowest = np.fmin(point_heights[..., 0], point_heights[..., 1])
+    kept = _one_per_step(sorted(c for c in landings if _reaches_ground(lowest[:, c.col], c)))
     typical = int(np.median([c.up - c.down for c in kept if c.up is not None] or [1]))
     # a stance far shorter than the others is a take-off lost in a landmark swap, not a hop
     unseen = {c.down for c in kept if c.up is None or c.up - c.down < SHORTEST_STANCE * typical}
@@ -290,6 +291,18 @@ def _landings(reach: np.ndarray, back_speed: np.ndarray, col: int, stride_frames
     return out
 
 
+AIRBORNE_LEG = 0.25  # of the leg: far beyond the landmarks' noise about a planted foot's ground level
+
+
+def _reaches_ground(lowest: np.ndarray, landing: _Landing) -> bool:
+    """Whether the foot's lowest point comes down to the ground at some time in the stance: a swing
+    whose foot stays high all through it (a landmark jump) is not a landing."""
+    end = len(lowest) if landing.up is None else max(landing.down + 1, landing.up)
+    stance = lowest[landing.down:end]
+    seen = stance[np.isfinite(stance)]
+    return seen.size == 0 or float(seen.min()) < AIRBORNE_LEG
+
+
 def _extremes(r: np.ndarray, spacing: int, prominence: float) -> tuple[np.ndarray, np.ndarray]:
     """Peaks of ``r`` and their prominences, the clip's first and last frames included: mirrored
     at its ends, a swing cut by the clip's start still shows its extreme."""
@@ -311,8 +324,8 @@ def _with_missed_stances(anchored: list[Contact], stance_contacts: list[Contact]
 
     No foot lands twice within most of a stride, so a stance that close to the same foot's anchored
     contact is that step seen twice (a wobble of the landmarks made one of them). The one nearer
-    midway between the other foot's landings is kept (the feet alternate); the anchored one when
-    that cannot be told."""
+    midway between the other foot's landings is kept (the feet alternate); when those do not say
+    which, both stay."""
     kept = list(anchored)
     for c in stance_contacts:
         if any(abs(c.time_s - k.time_s) <= ANCHORED_WITHIN * stride_s for k in anchored):
@@ -323,7 +336,9 @@ def _with_missed_stances(anchored: list[Contact], stance_contacts: list[Contact]
             kept.append(c)
             continue
         off_c, off_k = (_off_midway(x, kept, stride_s) for x in (c, kept[same_step[0]]))
-        if off_c is not None and off_k is not None and off_c < off_k:
+        if off_c is None or off_k is None:
+            kept.append(c)  # the other foot's landings do not say which: both stay
+        elif off_c < off_k:
             kept[same_step[0]] = c
     return sorted(kept, key=lambda c: c.frame)
 

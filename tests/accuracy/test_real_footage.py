@@ -77,14 +77,18 @@ def test_a_panning_camera_is_not_a_treadmill(analysed):
     assert result.cadence_error == pytest.approx(0.0, abs=0.05)
 
 
-@pytest.mark.parametrize("variant", ["filmed", "reversed"])
-def test_a_tracking_shot_is_overground_with_the_annotated_cadence(analysed, variant):
+# played backward, the close-up start's landmarks jump (README: two to four times the error) and
+# leave phantom steps above the 5 % target
+@pytest.mark.parametrize("variant, spurious", [("filmed", RT.SPURIOUS_TARGET), ("reversed", 0.15)])
+def test_a_tracking_shot_is_overground_with_the_annotated_cadence_and_steps(analysed, variant, spurious):
     # sky, sea and their reflections stay put past a camera travelling alongside; the sand slides by
     _, truth, result = analysed(BEACH, variant)
     assert (result.direction, result.facing, result.gait) == (truth.direction, truth.facing, truth.gait)
     assert result.setting == "overground" == truth.setting
     assert not result.slow_motion_suspected
     assert abs(result.cadence_error) <= RT.CADENCE_TOLERANCE
+    assert result.contacts.recall >= RT.CONTACT_RECALL_TARGET
+    assert result.contacts.spurious_rate <= spurious
 
 
 def test_a_walker_is_a_walk_and_not_slow_motion(analysed):

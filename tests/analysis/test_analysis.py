@@ -224,6 +224,23 @@ def test_a_speed_ramp_is_told_from_a_change_of_pace(steps, ramp):
     assert speed_ramp_ratio(_contacts_every(steps)) == (None if ramp is None else pytest.approx(ramp, rel=0.1))
 
 
+@pytest.mark.parametrize("lift_leg, reported", [(0.1, True), (0.35, False)])
+def test_no_landing_is_reported_with_the_foot_in_the_air(lift_leg, reported):
+    """A pose model that holds a foot well off the ground through a whole stance (a landmark jump
+    at the frame's edge) gets no landing drawn in mid-air; a foot read a little high still lands,
+    and the rhythm holds either way."""
+    g = Gait2D(fps=30.0)
+    pose = make_series(g)
+    touch_down = g.contact_times("left")[4]
+    stance = (pose.t_s >= touch_down - 0.05) & (pose.t_s <= touch_down + g.duty * 120.0 / g.cadence + 0.05)
+    foot = [K.SIDE["left"]["heel"], K.SIDE["left"]["toe"]]
+    pose.xy[np.ix_(np.flatnonzero(stance), foot, [1])] -= lift_leg * g.leg_px  # image y points down
+    report, _ = analyse_pose(pose, VideoRecord(path="synthetic"))
+    landed = [c for c in report.contacts if c.foot == "left" and abs(c.time_s - touch_down) < 0.1]
+    assert bool(landed) is reported
+    assert report.cadence_spm == pytest.approx(g.cadence, rel=0.01)
+
+
 def _contact(foot: str, t: float):
     from formcheck.analysis.contacts import Contact
 
