@@ -45,6 +45,15 @@ def run_local(jobs: list[ClipJob], plan: Plan) -> Iterator[tuple[ClipJob, ClipRe
     yield from _in_processes(jobs, plan.clips_at_once)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch, carrying the clips whose results arrived as it stopped: a clip that
+    finished just before it has its outputs written and must not be reported as not run."""
+
+    def __init__(self, finished: list[tuple[ClipJob, ClipResult]]):
+        super().__init__()
+        self.finished = finished
+
+
 def _in_processes(jobs: list[ClipJob], workers: int) -> Iterator[tuple[ClipJob, ClipResult]]:
     attempts = {id(job): 0 for job in jobs}
     waiting = list(jobs)
@@ -69,6 +78,10 @@ def _in_processes(jobs: list[ClipJob], workers: int) -> Iterator[tuple[ClipJob, 
                                                   "(out of memory?); try this clip on its own")
                 else:
                     waiting.insert(0, job)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=True, cancel_futures=True)  # results still on their way arrive
+            raise Interrupted([(job, future.result()) for future, job in running.items()
+                               if future.done() and not future.cancelled() and future.exception() is None]) from None
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

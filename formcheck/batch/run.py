@@ -13,7 +13,7 @@ from pathlib import Path
 
 from formcheck.batch.clips import BatchClip, clip_date, collect
 from formcheck.batch.job import ANALYSED, BAD_INPUT, FAILED, NOT_RUN, ClipJob, ClipResult
-from formcheck.batch.local import Plan, run_local
+from formcheck.batch.local import Interrupted, Plan, run_local
 from formcheck.batch.state import LOCK_FILE, BatchState
 from formcheck.batch.summary import SummaryRow, summary_row, write_csv, write_html
 from formcheck.config import Thresholds
@@ -94,7 +94,10 @@ def _run_clips(clips: list[BatchClip], options: BatchOptions, out_dir: Path,
             row = rows[job.clip.path] = summary_row(job.clip, result)
             if progress is not None:
                 progress(BatchProgress(eta.done + 1, len(pending), eta.finished(job.clip), row))
-    except KeyboardInterrupt:  # the clips done so far are summarised; the next run does the rest
+    except KeyboardInterrupt as stop:  # the clips done so far are summarised; the next run does the rest
+        for job, result in stop.finished if isinstance(stop, Interrupted) else ():
+            rows[job.clip.path] = summary_row(job.clip, _keep(job, result, shas[job.clip.path], state,
+                                                              options.history))
         _summarise(clips, rows, out_dir, f"{plan}; interrupted")
         raise
     ordered, csv_path, html_path = _summarise(clips, rows, out_dir, plan)
