@@ -88,16 +88,20 @@ def _run_clips(clips: list[BatchClip], options: BatchOptions, out_dir: Path,
     jobs = sorted((job for job, _ in pending), key=lambda job: eta.frames_of(job.clip), reverse=True)
     plan, finished = _runner(jobs, options.scheduler)
     shas = {job.clip.path: sha for job, sha in pending}
+
+    def record(job: ClipJob, result: ClipResult) -> SummaryRow:
+        result = _keep(job, result, shas[job.clip.path], state, options.history)
+        rows[job.clip.path] = summary_row(job.clip, result)
+        return rows[job.clip.path]
+
     try:
         for job, result in finished:
-            result = _keep(job, result, shas[job.clip.path], state, options.history)
-            row = rows[job.clip.path] = summary_row(job.clip, result)
+            row = record(job, result)
             if progress is not None:
                 progress(BatchProgress(eta.done + 1, len(pending), eta.finished(job.clip), row))
     except KeyboardInterrupt as stop:  # the clips done so far are summarised; the next run does the rest
         for job, result in stop.finished if isinstance(stop, Interrupted) else ():
-            rows[job.clip.path] = summary_row(job.clip, _keep(job, result, shas[job.clip.path], state,
-                                                              options.history))
+            record(job, result)
         _summarise(clips, rows, out_dir, f"{plan}; interrupted")
         raise
     ordered, csv_path, html_path = _summarise(clips, rows, out_dir, plan)
