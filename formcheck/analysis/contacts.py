@@ -370,12 +370,18 @@ def _one_per_step(landings: list[_Landing]) -> list[_Landing]:
     return kept
 
 
+STEADIEST_SLIDE = 2.5  # times the segment's median sliding-back speed: a faster top is a landmark jump
+
+
 def _first_planted(v: np.ndarray) -> int | None:
-    """Index of the first frame sliding back at PLANT_SPEED of the segment's top speed."""
-    if not np.isfinite(v).any() or np.nanmin(v) >= 0:
+    """Index of the first frame sliding back at PLANT_SPEED of the segment's top speed. The body
+    carries a planted foot back at a steady speed, so the top is capped at a few times the median:
+    a landmark jump in mid-stance would otherwise raise the bar and put the touch-down late."""
+    back = v[v < 0]
+    if back.size == 0:
         return None
-    planted = np.flatnonzero(v < PLANT_SPEED * np.nanmin(v))
-    return int(planted[0])
+    top = max(float(back.min()), STEADIEST_SLIDE * float(np.median(back)))
+    return int(np.flatnonzero(v < PLANT_SPEED * top)[0])
 
 
 def _drop_double_contacts(contacts: list[Contact]) -> list[Contact]:

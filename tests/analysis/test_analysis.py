@@ -241,6 +241,22 @@ def test_no_landing_is_reported_with_the_foot_in_the_air(lift_leg, reported):
     assert report.cadence_spm == pytest.approx(g.cadence, rel=0.01)
 
 
+@pytest.mark.parametrize("jump_leg", [0.0, 0.3])
+def test_a_landmark_jump_in_mid_stance_does_not_make_the_touch_down_late(jump_leg):
+    """The pose model now and then throws a planted foot back for a frame or two (real footage: a
+    walker's foot sliding at three times the walking speed). The touch-down is still found where
+    the foot stopped, not where the jump was."""
+    g = Gait2D(fps=60.0)
+    pose = make_series(g)
+    touch_down = g.contact_times("left")[4]
+    jump = np.argmin(np.abs(pose.t_s - (touch_down + 0.6 * g.duty * 120.0 / g.cadence)))
+    foot = [K.SIDE["left"]["heel"], K.SIDE["left"]["toe"]]
+    pose.xy[np.ix_([jump, jump + 1], foot, [0])] -= g.travel * jump_leg * g.leg_px  # back, against travel
+    report, _ = analyse_pose(pose, VideoRecord(path="synthetic"))
+    landed = [c.time_s for c in report.contacts if c.foot == "left" and abs(c.time_s - touch_down) < 0.15]
+    assert len(landed) == 1 and abs(landed[0] - touch_down) <= 2 / g.fps + 1e-3
+
+
 def _contact(foot: str, t: float):
     from formcheck.analysis.contacts import Contact
 
