@@ -14,6 +14,7 @@ import numpy as np
 
 from formcheck.io.video import VideoFile
 from formcheck.pose import PoseEstimator, select_runner
+from formcheck.pose.series import LEFT_SHOULDER, RIGHT_SHOULDER, torso_length
 
 LOOK_EVERY_S = 0.25  # one look per quarter second
 LOOKS = 5  # looks that find someone; the facing is a vote over them
@@ -25,17 +26,30 @@ def faces_right(video: VideoFile, model=None) -> bool:
 
     Reads the start of ``video``; iterating it again afterwards starts from its first frame.
     """
-    candidates, t_ms, index = [], [], []
+    everyone, side_on, t_ms, index = [], [], [], []
     info = video.info
     every = max(1, int(round(LOOK_EVERY_S * info.fps)))
     with PoseEstimator(model) as estimator:
         for frame in islice(video, int(GIVE_UP_S * info.fps)):
             if frame.index % every:
                 continue
-            candidates.append(estimator.detect(frame.bgr, frame.t_ms))
+            people = estimator.detect(frame.bgr, frame.t_ms)
+            everyone.append(people)
+            side_on.append(people[[seen_side_on(person) for person in people]])
             t_ms.append(frame.t_ms)
             index.append(frame.index)
-            if sum(len(p) > 0 for p in candidates) >= LOOKS:
+            if sum(len(p) > 0 for p in side_on) >= LOOKS:
                 break
+    # the runner is filmed from the side; someone facing the camera (a coach, a bystander in view
+    # before the runner comes in) has no facing to go by
+    candidates = side_on if any(len(p) for p in side_on) else everyone
     runner = select_runner(candidates, np.asarray(t_ms), np.asarray(index), info.width, info.height)
     return bool(runner.detected.any()) and runner.facing_sign() > 0
+
+
+SIDE_ON_SHOULDERS = 0.5  # shoulder width across the image, in torso lengths: about 0.8 facing the camera
+
+
+def seen_side_on(person: np.ndarray) -> bool:
+    """Whether a (33, 3) detection shows the person from the side: the shoulders one behind the other."""
+    return bool(abs(person[LEFT_SHOULDER, 0] - person[RIGHT_SHOULDER, 0]) < SIDE_ON_SHOULDERS * torso_length(person))

@@ -98,6 +98,16 @@ def test_a_walker_is_a_walk_and_not_slow_motion(analysed):
     assert report.video.slow_motion_suspected is False
 
 
+def test_filmed_from_the_other_side_with_a_bystander_in_view_first_the_same_steps_are_found(analysed):
+    # the pose model is shown every runner facing the same way; the man on the box, facing the
+    # camera from frame 0 while she is not yet in view, must not decide which way that is
+    filmed, _, _ = analysed(WALKER)
+    mirrored, _, result = analysed(WALKER, "mirrored")
+    assert mirrored.runner.facing == "right" == result.facing
+    found = [c.frame for c in mirrored.contacts]
+    assert all(min(abs(f - c.frame) for f in found) <= 1 for c in filmed.contacts)
+
+
 @pytest.mark.parametrize("variant", ["filmed", "reversed"])
 def test_a_clip_with_too_little_in_view_is_not_scored_but_its_direction_is_told(analysed, variant):
     # the runner crosses the frame in about a second and a half, feet cut off at the bottom edge:
