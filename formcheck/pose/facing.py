@@ -17,7 +17,7 @@ from formcheck.pose import PoseEstimator, select_runner
 from formcheck.pose.series import LEFT_SHOULDER, RIGHT_SHOULDER, torso_length
 
 LOOK_EVERY_S = 0.25  # one look per quarter second
-LOOKS = 5  # looks that find someone; the facing is a vote over them
+LOOKS = 5  # looks that find someone side-on; the facing is a vote over them
 GIVE_UP_S = 20.0  # a runner who crosses the frame may enter late; nobody by then: no mirroring
 
 
