@@ -35,7 +35,7 @@ def faces_right(video: VideoFile, model=None) -> bool:
                 continue
             people = estimator.detect(frame.bgr, frame.t_ms)
             everyone.append(people)
-            side_on.append(people[[seen_side_on(person) for person in people]])
+            side_on.append(people[[_seen_side_on(person) for person in people]])
             t_ms.append(frame.t_ms)
             index.append(frame.index)
             if sum(len(p) > 0 for p in side_on) >= LOOKS:
@@ -50,6 +50,6 @@ def faces_right(video: VideoFile, model=None) -> bool:
 SIDE_ON_SHOULDERS = 0.5  # shoulder width across the image, in torso lengths: about 0.8 facing the camera
 
 
-def seen_side_on(person: np.ndarray) -> bool:
+def _seen_side_on(person: np.ndarray) -> bool:
     """Whether a (33, 3) detection shows the person from the side: the shoulders one behind the other."""
     return bool(abs(person[LEFT_SHOULDER, 0] - person[RIGHT_SHOULDER, 0]) < SIDE_ON_SHOULDERS * torso_length(person))
